@@ -1,0 +1,1 @@
+//! TODO: alloc (server helper)

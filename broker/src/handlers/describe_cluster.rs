@@ -1,0 +1,1 @@
+//! TODO: describe_cluster

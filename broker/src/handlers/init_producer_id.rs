@@ -1,0 +1,1 @@
+//! TODO: init_producer_id

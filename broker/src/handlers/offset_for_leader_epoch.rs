@@ -1,0 +1,1 @@
+//! TODO: offset_for_leader_epoch

@@ -1,0 +1,2 @@
+//! The `broker` binary. TODO (server helper).
+fn main() {}

@@ -1,0 +1,29 @@
+//! Partitions on disk, in Apache Kafka's layout. Nothing here knows about sockets or protocol
+//! messages; Kafka error codes are chosen by the handlers from these error types.
+//!
+//! - [`record_batch`]: a view over one v2 record batch's header, validation (CRC-32C, lengths,
+//!   record count, decompressed size) and the in-place patches the broker makes.
+//! - [`offset_index`] / [`time_index`]: the sparse memory-mapped `.index` and `.timeindex` files.
+//! - [`segment`]: `LogSegment`, one `.log` file with its two indexes.
+//! - [`log`]: `Log`, one partition: its segments, offsets, appends, reads, rolls and flushes.
+//! - [`recovery`]: opening a partition directory, in explicit steps, after a clean or unclean
+//!   shutdown.
+//! - [`producer_state`]: the idempotent producer's per-producer sequence state, rebuilt from the
+//!   log.
+//! - [`log_manager`]: every partition of every topic, topic ids, the cluster id
+//!   (`meta.properties`) and the clean-shutdown marker.
+//! - [`error`]: the storage error types.
+
+pub mod error;
+pub mod log;
+pub mod log_manager;
+pub mod offset_index;
+pub mod producer_state;
+pub mod record_batch;
+pub mod recovery;
+pub mod segment;
+pub mod time_index;
+
+pub use error::{AppendError, ReadError, StorageError};
+pub use log::{AppendInfo, FetchDataInfo, Log, LogConfig, TimestampType};
+pub use log_manager::{LogManager, LogManagerConfig, Topic, TopicError, TopicPartition};

@@ -1,0 +1,1 @@
+//! TODO: offset_index (storage helper)

@@ -1,0 +1,1 @@
+//! TODO: producer_state (storage helper)

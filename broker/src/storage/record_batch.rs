@@ -1,0 +1,1 @@
+//! TODO: record_batch (storage helper)

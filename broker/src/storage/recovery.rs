@@ -1,0 +1,1 @@
+//! TODO: recovery (storage helper)

@@ -1,0 +1,1 @@
+//! TODO: time_index (storage helper)
