@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs what the tests need on a fresh Debian machine and runs every test.
+# This is the README's test command; .ci/run calls exactly this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '\n== %s\n' "$*"; }
+
+install_system_packages() {
+    # kcat (Debian 1.7.1 on librdkafka 2.0.2) is a client under test; a C/C++ toolchain, cmake and
+    # zlib build the bundled librdkafka for the rdkafka crate.
+    local need=()
+    command -v kcat >/dev/null || need+=(kcat)
+    command -v cc >/dev/null || need+=(build-essential)
+    command -v cmake >/dev/null || need+=(cmake)
+    command -v pkg-config >/dev/null || need+=(pkg-config)
+    dpkg -s zlib1g-dev >/dev/null 2>&1 || need+=(zlib1g-dev)
+    if ((${#need[@]})); then
+        log "installing ${need[*]}"
+        local sudo=""
+        [ "$(id -u)" -eq 0 ] || sudo="sudo"
+        $sudo apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
+    fi
+}
+
+install_system_packages
+command -v cargo >/dev/null || { echo "cargo is required (https://rustup.rs)"; exit 1; }
+rustup component add rustfmt clippy >/dev/null 2>&1 || true
+
+log "cargo fmt --check"
+cargo fmt --all -- --check
+
+log "cargo clippy (all targets, warnings are errors)"
+cargo clippy --workspace --all-targets -- -D warnings
+
+log "building the broker (release) for the client tests"
+cargo build --release -p broker
+export BROKER_BIN="$PWD/target/release/broker"
+
+log "unit and integration tests"
+cargo test --workspace -- --test-threads=2
