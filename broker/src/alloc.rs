@@ -120,6 +120,7 @@ unsafe impl GlobalAlloc for GuardedAllocator {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // Tests may unwrap.
 mod tests {
     use super::*;
 
@@ -156,6 +157,8 @@ mod tests {
             a.dealloc(p, layout);
         }
         assert!(!is_mapped(layout));
-        assert!(is_mapped(Layout::from_size_align(LARGE_ALLOCATION, 8).unwrap()));
+        assert!(is_mapped(
+            Layout::from_size_align(LARGE_ALLOCATION, 8).unwrap()
+        ));
     }
 }

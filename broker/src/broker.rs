@@ -52,6 +52,7 @@ impl Broker {
 
     /// Tells long-polling fetches that new data may be readable.
     pub fn notify_appended(&self) {
-        self.data_appended.send_modify(|generation| *generation = generation.wrapping_add(1));
+        self.data_appended
+            .send_modify(|generation| *generation = generation.wrapping_add(1));
     }
 }

@@ -212,7 +212,9 @@ impl BrokerConfig {
             "log.dir" => {}
             "num.partitions" => self.num_partitions = number(key, value, 1, i32::MAX)?,
             "auto.create.topics.enable" => self.auto_create_topics_enable = boolean(key, value)?,
-            "log.segment.bytes" => self.log_segment_bytes = number(key, value, 14, i32::MAX as u64)?,
+            "log.segment.bytes" => {
+                self.log_segment_bytes = number(key, value, 14, i32::MAX as u64)?
+            }
             "log.roll.ms" => self.log_roll_ms = number(key, value, 1, i64::MAX)?,
             "log.roll.hours" if !all.contains_key("log.roll.ms") => {
                 let hours: i64 = number(key, value, 1, i64::from(i32::MAX))?;
@@ -225,11 +227,15 @@ impl BrokerConfig {
             "log.index.size.max.bytes" => {
                 self.log_index_size_max_bytes = number(key, value, 4, i32::MAX as u32)?;
             }
-            "message.max.bytes" => self.message_max_bytes = number(key, value, 0, i32::MAX as usize)?,
+            "message.max.bytes" => {
+                self.message_max_bytes = number(key, value, 0, i32::MAX as usize)?
+            }
             "message.max.decompressed.bytes" => {
                 self.message_max_decompressed_bytes = number(key, value, 1, i32::MAX as usize)?;
             }
-            "log.message.timestamp.type" => self.log_message_timestamp_type = timestamp(key, value)?,
+            "log.message.timestamp.type" => {
+                self.log_message_timestamp_type = timestamp(key, value)?
+            }
             "socket.request.max.bytes" => {
                 self.socket_request_max_bytes = number(key, value, 8, i32::MAX as usize)?;
             }
@@ -238,12 +244,18 @@ impl BrokerConfig {
             "log.flush.interval.messages" => {
                 self.log_flush_interval_messages = number(key, value, 1, i64::MAX as u64)?;
             }
-            "log.flush.interval.ms" => self.log_flush_interval_ms = number(key, value, 0, i64::MAX)?,
+            "log.flush.interval.ms" => {
+                self.log_flush_interval_ms = number(key, value, 0, i64::MAX)?
+            }
             "log.flush.scheduler.interval.ms" => {
                 self.log_flush_scheduler_interval_ms = number(key, value, 1, i64::MAX)?;
             }
             _ if IGNORED_KEYS.contains(&key) => {
-                tracing::warn!(key, value, "ignoring a Kafka setting with no meaning on a single-node broker");
+                tracing::warn!(
+                    key,
+                    value,
+                    "ignoring a Kafka setting with no meaning on a single-node broker"
+                );
             }
             _ => return Err(ConfigError::UnknownKey(key.to_owned())),
         }
@@ -290,9 +302,15 @@ where
     T: FromStr + PartialOrd + std::fmt::Display + Copy,
     T::Err: std::fmt::Display,
 {
-    let n: T = value.parse().map_err(|e: T::Err| invalid(key, value, e.to_string()))?;
+    let n: T = value
+        .parse()
+        .map_err(|e: T::Err| invalid(key, value, e.to_string()))?;
     if n < min || n > max {
-        return Err(invalid(key, value, format!("must be between {min} and {max}")));
+        return Err(invalid(
+            key,
+            value,
+            format!("must be between {min} and {max}"),
+        ));
     }
     Ok(n)
 }
@@ -356,7 +374,10 @@ fn parse_host_port(key: &str, value: &str, address: &str) -> Result<HostPort, Co
         .parse::<u16>()
         .map_err(|e| invalid(key, value, format!("port '{port}': {e}")))?;
     // IPv6 literals come bracketed, as in a URL.
-    let host = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
     Ok(HostPort {
         host: host.to_owned(),
         port,
@@ -458,20 +479,31 @@ fn unescape(s: &str) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // Tests may unwrap.
 mod tests {
     use super::*;
 
     fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
-        items.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+        items
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
     }
 
     #[test]
     fn properties_syntax() {
-        let text = "# comment\n! also comment\n\n  a=1\nb : 2\nc 3\nd=x\\\n   y\\\\\ne\\:f=g\\u0041\n";
+        let text =
+            "# comment\n! also comment\n\n  a=1\nb : 2\nc 3\nd=x\\\n   y\\\\\ne\\:f=g\\u0041\n";
         let got = parse_properties(text);
         assert_eq!(
             got,
-            pairs(&[("a", "1"), ("b", "2"), ("c", "3"), ("d", "xy\\"), ("e:f", "gA")])
+            pairs(&[
+                ("a", "1"),
+                ("b", "2"),
+                ("c", "3"),
+                ("d", "xy\\"),
+                ("e:f", "gA")
+            ])
         );
     }
 
@@ -483,10 +515,19 @@ mod tests {
                     log.dir=/tmp/a\nlog.roll.hours=2\nlog.flush.scheduler.interval.ms=500\n";
         let c = BrokerConfig::from_pairs(parse_properties(text)).unwrap();
         assert_eq!(c.node_id, 7);
-        assert_eq!(c.listener, HostPort { host: String::new(), port: 9092 });
+        assert_eq!(
+            c.listener,
+            HostPort {
+                host: String::new(),
+                port: 9092
+            }
+        );
         assert_eq!(
             c.advertised_listener,
-            Some(HostPort { host: "localhost".into(), port: 19092 })
+            Some(HostPort {
+                host: "localhost".into(),
+                port: 19092
+            })
         );
         assert_eq!(c.log_dirs, vec![PathBuf::from("/tmp/a")]);
         assert_eq!(c.log_roll_ms, 2 * HOUR_MS);
@@ -518,7 +559,10 @@ mod tests {
         std::fs::write(&path, "num.partitions=3\nauto.create.topics.enable=true\n").unwrap();
         let c = BrokerConfig::load(
             Some(&path),
-            &["num.partitions=5".to_owned(), "auto.create.topics.enable=FALSE".to_owned()],
+            &[
+                "num.partitions=5".to_owned(),
+                "auto.create.topics.enable=FALSE".to_owned(),
+            ],
         )
         .unwrap();
         assert_eq!(c.num_partitions, 5);
@@ -531,13 +575,19 @@ mod tests {
         assert!(err.to_string().contains("no.such.key"), "{err}");
         let err = BrokerConfig::from_pairs(pairs(&[("num.partitions", "zero")])).unwrap_err();
         let text = err.to_string();
-        assert!(text.contains("num.partitions") && text.contains("zero"), "{text}");
+        assert!(
+            text.contains("num.partitions") && text.contains("zero"),
+            "{text}"
+        );
         let err = BrokerConfig::from_pairs(pairs(&[("num.partitions", "0")])).unwrap_err();
         assert!(matches!(err, ConfigError::InvalidValue { .. }));
         let err = BrokerConfig::from_pairs(pairs(&[("listeners", "SSL://h:1")])).unwrap_err();
         assert!(err.to_string().contains("PLAINTEXT"), "{err}");
         let err = BrokerConfig::from_pairs(pairs(&[("log.message.timestamp.type", "x")]));
         assert!(err.is_err());
-        assert!(matches!(parse_override("novalue"), Err(ConfigError::BadOverride(_))));
+        assert!(matches!(
+            parse_override("novalue"),
+            Err(ConfigError::BadOverride(_))
+        ));
     }
 }

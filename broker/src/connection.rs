@@ -191,7 +191,10 @@ async fn process(broker: &Broker, frame: Bytes) -> Result<Option<BytesMut>, Clos
     } else {
         api.response_header_version(version)
     };
-    encode_response(correlation_id, header_version, |out| response.encode(out, version)).map(Some)
+    encode_response(correlation_id, header_version, |out| {
+        response.encode(out, version)
+    })
+    .map(Some)
 }
 
 /// Builds a size-prefixed response frame (header, then the body written by `body`), for the

@@ -31,7 +31,9 @@ struct Args {
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
         .with_writer(std::io::stderr)
         .init();
     let config = BrokerConfig::load(args.config.as_deref(), &args.overrides)
@@ -44,7 +46,9 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn serve(config: BrokerConfig) -> anyhow::Result<()> {
-    let server = Server::bind(config).await.context("cannot start the broker")?;
+    let server = Server::bind(config)
+        .await
+        .context("cannot start the broker")?;
     let address = server.local_addr();
     tracing::info!(%address, "broker started");
     {
@@ -52,7 +56,10 @@ async fn serve(config: BrokerConfig) -> anyhow::Result<()> {
         writeln!(stdout, "listening on {address}").context("cannot write to stdout")?;
         stdout.flush().context("cannot write to stdout")?;
     }
-    server.run(shutdown_signal()).await.context("broker failed")?;
+    server
+        .run(shutdown_signal())
+        .await
+        .context("broker failed")?;
     Ok(())
 }
 

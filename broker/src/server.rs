@@ -72,7 +72,11 @@ impl Server {
     /// Opens the logs and the producer id block in the first log dir, then binds the listener
     /// and fixes the advertised endpoint (`advertised.listeners`, else the bound address).
     pub async fn bind(mut config: BrokerConfig) -> Result<Server, ServerError> {
-        let first_dir = config.log_dirs.first().cloned().ok_or(ServerError::NoLogDir)?;
+        let first_dir = config
+            .log_dirs
+            .first()
+            .cloned()
+            .ok_or(ServerError::NoLogDir)?;
         let manager_config = config.log_manager_config();
         // Recovery and directory scans are blocking file-system work.
         let (log_manager, producer_ids) = tokio::task::spawn_blocking(move || {
@@ -87,7 +91,8 @@ impl Server {
             address: format!("{}:{}", config.listener.host, config.listener.port),
             source,
         })?;
-        config.advertised_listener = Some(advertised(config.advertised_listener.take(), local_addr));
+        config.advertised_listener =
+            Some(advertised(config.advertised_listener.take(), local_addr));
         Ok(Server {
             listener,
             local_addr,
@@ -125,7 +130,10 @@ impl Server {
         // Tell every task to stop, then wait for each one's `done_tx` clone to be dropped.
         let _ = notify_shutdown.send(());
         drop(done_tx);
-        if tokio::time::timeout(SHUTDOWN_GRACE, done_rx.recv()).await.is_err() {
+        if tokio::time::timeout(SHUTDOWN_GRACE, done_rx.recv())
+            .await
+            .is_err()
+        {
             tracing::warn!("connections still busy after {SHUTDOWN_GRACE:?}; closing anyway");
         }
         if let Err(error) = flusher.await {
@@ -240,7 +248,8 @@ async fn flush_periodically(broker: Arc<Broker>, mut shutdown: Shutdown) {
         }
         let log_manager = Arc::clone(&broker.log_manager);
         // fsync blocks: keep it off the async threads.
-        let flushed = tokio::task::spawn_blocking(move || log_manager.flush_by_time(now_ms())).await;
+        let flushed =
+            tokio::task::spawn_blocking(move || log_manager.flush_by_time(now_ms())).await;
         if let Err(error) = flushed {
             tracing::error!(%error, "periodic flush failed");
         }
@@ -256,6 +265,7 @@ fn now_ms() -> i64 {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // Tests may unwrap.
 mod tests {
     use super::*;
 
@@ -264,14 +274,23 @@ mod tests {
         let bound: SocketAddr = "0.0.0.0:4242".parse().unwrap();
         assert_eq!(
             advertised(None, bound),
-            HostPort { host: "127.0.0.1".into(), port: 4242 }
+            HostPort {
+                host: "127.0.0.1".into(),
+                port: 4242
+            }
         );
         let bound: SocketAddr = "[::1]:5".parse().unwrap();
         assert_eq!(advertised(None, bound).host, "::1");
-        let set = HostPort { host: "kafka.example".into(), port: 0 };
+        let set = HostPort {
+            host: "kafka.example".into(),
+            port: 0,
+        };
         assert_eq!(
             advertised(Some(set), bound),
-            HostPort { host: "kafka.example".into(), port: 5 }
+            HostPort {
+                host: "kafka.example".into(),
+                port: 5
+            }
         );
     }
 

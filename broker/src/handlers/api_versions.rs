@@ -65,6 +65,7 @@ pub fn handle(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // Tests may unwrap.
 mod tests {
     use kafka_protocol::messages::*;
     use kafka_protocol::protocol::Message;
@@ -105,7 +106,10 @@ mod tests {
     fn table_has_each_key_once_with_the_agreed_ranges() {
         assert_eq!(SUPPORTED.len(), 12);
         for (i, (key, _, _)) in SUPPORTED.iter().enumerate() {
-            assert!(SUPPORTED[i + 1..].iter().all(|(k, _, _)| k != key), "{key:?}");
+            assert!(
+                SUPPORTED[i + 1..].iter().all(|(k, _, _)| k != key),
+                "{key:?}"
+            );
         }
         assert_eq!(supported_range(ApiKey::Produce), Some((0, 11)));
         assert_eq!(supported_range(ApiKey::Fetch), Some((4, 16)));

@@ -50,7 +50,9 @@ async fn grow(
     if total <= current {
         return Err((
             ResponseError::InvalidPartitions.code(),
-            format!("topic '{name}' has {current} partitions; the new count {total} must be larger"),
+            format!(
+                "topic '{name}' has {current} partitions; the new count {total} must be larger"
+            ),
         ));
     }
     if total > MAX_PARTITIONS_PER_TOPIC {
@@ -59,7 +61,8 @@ async fn grow(
             format!("at most {MAX_PARTITIONS_PER_TOPIC} partitions per topic"),
         ));
     }
-    if let Some(assignments) = &topic.assignments {
+    // Clients send null (or an empty list) to let the broker place the new partitions.
+    if let Some(assignments) = topic.assignments.as_ref().filter(|a| !a.is_empty()) {
         let node = broker.config.node_id;
         let new = usize::try_from(total - current).unwrap_or(0);
         let valid = assignments.len() == new
@@ -69,7 +72,9 @@ async fn grow(
         if !valid {
             return Err((
                 ResponseError::InvalidReplicaAssignment.code(),
-                format!("give one assignment per new partition ({new}), each on broker {node} only"),
+                format!(
+                    "give one assignment per new partition ({new}), each on broker {node} only"
+                ),
             ));
         }
     }
@@ -79,6 +84,9 @@ async fn grow(
     match run_blocking(broker, move |lm| lm.create_partitions(&name, total)).await {
         Some(Ok(())) => Ok(()),
         Some(Err(e)) => Err((topic_error_code(&e), e.to_string())),
-        None => Err((ResponseError::UnknownServerError.code(), "internal error".into())),
+        None => Err((
+            ResponseError::UnknownServerError.code(),
+            "internal error".into(),
+        )),
     }
 }

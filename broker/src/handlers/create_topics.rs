@@ -108,13 +108,17 @@ async fn create_one(
     }
     let partitions = plan.partitions;
     let created = run_blocking(broker, move |lm| {
-        lm.create_topic(&name, partitions, plan.configs).map(|t| t.id())
+        lm.create_topic(&name, partitions, plan.configs)
+            .map(|t| t.id())
     })
     .await;
     match created {
         Some(Ok(id)) => Ok((id, partitions)),
         Some(Err(e)) => Err((topic_error_code(&e), e.to_string())),
-        None => Err((ResponseError::UnknownServerError.code(), "internal error".into())),
+        None => Err((
+            ResponseError::UnknownServerError.code(),
+            "internal error".into(),
+        )),
     }
 }
 
@@ -182,9 +186,16 @@ fn check_assignments(broker: &Broker, topic: &CreatableTopic) -> Result<i32, Ref
             format!("at most {MAX_PARTITIONS_PER_TOPIC} partitions per topic"),
         ));
     }
-    let mut indexes: Vec<i32> = topic.assignments.iter().map(|a| a.partition_index).collect();
+    let mut indexes: Vec<i32> = topic
+        .assignments
+        .iter()
+        .map(|a| a.partition_index)
+        .collect();
     indexes.sort_unstable();
-    let consecutive = indexes.iter().enumerate().all(|(i, &p)| p as usize == i && p >= 0);
+    let consecutive = indexes
+        .iter()
+        .enumerate()
+        .all(|(i, &p)| p as usize == i && p >= 0);
     let node = broker.config.node_id;
     let on_this_node = topic
         .assignments

@@ -19,9 +19,17 @@ pub async fn handle(
     request: DeleteTopicsRequest,
 ) -> DeleteTopicsResponse {
     let targets: Vec<(Option<TopicName>, Uuid)> = if header.request_api_version >= 6 {
-        request.topics.into_iter().map(|t| (t.name, t.topic_id)).collect()
+        request
+            .topics
+            .into_iter()
+            .map(|t| (t.name, t.topic_id))
+            .collect()
     } else {
-        request.topic_names.into_iter().map(|n| (Some(n), Uuid::nil())).collect()
+        request
+            .topic_names
+            .into_iter()
+            .map(|n| (Some(n), Uuid::nil()))
+            .collect()
     };
     let mut responses = Vec::with_capacity(targets.len());
     for (name, id) in targets {
@@ -32,6 +40,8 @@ pub async fn handle(
 
 /// Deletes one topic named by `name` or, when the name is null, by `id`.
 async fn delete_one(broker: &Broker, name: Option<TopicName>, id: Uuid) -> DeletableTopicResult {
+    // A name that is empty while an id is given counts as absent, as in Metadata.
+    let name = name.filter(|n| !n.0.is_empty() || id.is_nil());
     let resolved = match (&name, id.is_nil()) {
         (Some(name), true) => Ok(name.0.to_string()),
         (None, false) => match broker.log_manager.topic_by_id(id) {
@@ -52,7 +62,10 @@ async fn delete_one(broker: &Broker, name: Option<TopicName>, id: Uuid) -> Delet
             match deleted {
                 Some(Ok(deleted_id)) => Ok(deleted_id),
                 Some(Err(e)) => Err((topic_error_code(&e), e.to_string())),
-                None => Err((ResponseError::UnknownServerError.code(), "internal error".into())),
+                None => Err((
+                    ResponseError::UnknownServerError.code(),
+                    "internal error".into(),
+                )),
             }
         }
         Err(refusal) => Err(refusal),

@@ -20,7 +20,9 @@ pub fn handle(
     let node_id = broker.config.node_id;
     let advertised = broker.advertised();
     let mut response = DescribeClusterResponse::default()
-        .with_cluster_id(StrBytes::from_string(broker.log_manager.cluster_id().to_owned()))
+        .with_cluster_id(StrBytes::from_string(
+            broker.log_manager.cluster_id().to_owned(),
+        ))
         .with_controller_id(BrokerId(node_id));
     if header.request_api_version >= 1 {
         response = response.with_endpoint_type(request.endpoint_type);
@@ -28,7 +30,9 @@ pub fn handle(
             // Like Kafka's brokers: controller endpoints are only served by controllers, and
             // this node does not expose a controller listener.
             return response
-                .with_error_code(kafka_protocol::error::ResponseError::UnsupportedEndpointType.code())
+                .with_error_code(
+                    kafka_protocol::error::ResponseError::UnsupportedEndpointType.code(),
+                )
                 .with_error_message(Some(StrBytes::from_static_str(
                     "only broker endpoints are available",
                 )));

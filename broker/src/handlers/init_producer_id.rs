@@ -5,6 +5,10 @@ use kafka_protocol::messages::{InitProducerIdRequest, InitProducerIdResponse, Re
 use crate::broker::Broker;
 
 /// Placeholder: answers with an empty response.
-pub fn handle(_broker: &Broker, _header: &RequestHeader, _request: InitProducerIdRequest) -> InitProducerIdResponse {
+pub fn handle(
+    _broker: &Broker,
+    _header: &RequestHeader,
+    _request: InitProducerIdRequest,
+) -> InitProducerIdResponse {
     InitProducerIdResponse::default()
 }

@@ -5,6 +5,10 @@ use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse, RequestH
 use crate::broker::Broker;
 
 /// Placeholder: answers with an empty response.
-pub fn handle(_broker: &Broker, _header: &RequestHeader, _request: ListOffsetsRequest) -> ListOffsetsResponse {
+pub fn handle(
+    _broker: &Broker,
+    _header: &RequestHeader,
+    _request: ListOffsetsRequest,
+) -> ListOffsetsResponse {
     ListOffsetsResponse::default()
 }

@@ -82,7 +82,9 @@ async fn one_topic(
     wanted: MetadataRequestTopic,
     auto_create: bool,
 ) -> MetadataResponseTopic {
-    let Some(name) = wanted.name else {
+    // By id when a topic id is given and the name is null (or, from lenient clients, empty).
+    let by_id = !wanted.topic_id.is_nil();
+    let Some(name) = wanted.name.filter(|n| !(by_id && n.0.is_empty())) else {
         // v10+: a topic asked for by id only.
         return match broker.log_manager.topic_by_id(wanted.topic_id) {
             Some(topic) => describe(broker, &topic),
@@ -97,7 +99,11 @@ async fn one_topic(
         return describe(broker, &topic);
     }
     if !auto_create {
-        return failed(Some(name), Uuid::nil(), ResponseError::UnknownTopicOrPartition.code());
+        return failed(
+            Some(name),
+            Uuid::nil(),
+            ResponseError::UnknownTopicOrPartition.code(),
+        );
     }
     let partitions = broker.config.num_partitions;
     let created = run_blocking(broker, move |lm| {
@@ -119,7 +125,11 @@ async fn one_topic(
             tracing::warn!(error = %e, "auto-creating a topic failed");
             failed(Some(name), Uuid::nil(), topic_error_code(&e))
         }
-        None => failed(Some(name), Uuid::nil(), ResponseError::UnknownServerError.code()),
+        None => failed(
+            Some(name),
+            Uuid::nil(),
+            ResponseError::UnknownServerError.code(),
+        ),
     }
 }
 
@@ -148,7 +158,9 @@ fn describe(broker: &Broker, topic: &Arc<Topic>) -> MetadataResponseTopic {
         })
         .collect();
     MetadataResponseTopic::default()
-        .with_name(Some(TopicName(StrBytes::from_string(topic.name().to_owned()))))
+        .with_name(Some(TopicName(StrBytes::from_string(
+            topic.name().to_owned(),
+        ))))
         .with_topic_id(topic.id())
         .with_partitions(partitions)
 }

@@ -1,10 +1,16 @@
 //! PLACEHOLDER on the `server` branch so the crate builds; the owner's file replaces it at merge.
 
-use kafka_protocol::messages::{OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse, RequestHeader};
+use kafka_protocol::messages::{
+    OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse, RequestHeader,
+};
 
 use crate::broker::Broker;
 
 /// Placeholder: answers with an empty response.
-pub fn handle(_broker: &Broker, _header: &RequestHeader, _request: OffsetForLeaderEpochRequest) -> OffsetForLeaderEpochResponse {
+pub fn handle(
+    _broker: &Broker,
+    _header: &RequestHeader,
+    _request: OffsetForLeaderEpochRequest,
+) -> OffsetForLeaderEpochResponse {
     OffsetForLeaderEpochResponse::default()
 }

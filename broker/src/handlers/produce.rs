@@ -5,6 +5,10 @@ use kafka_protocol::messages::{ProduceRequest, ProduceResponse, RequestHeader};
 use crate::broker::Broker;
 
 /// Placeholder: answers with an empty response.
-pub async fn handle(_broker: &Broker, _header: &RequestHeader, _request: ProduceRequest) -> Option<ProduceResponse> {
+pub async fn handle(
+    _broker: &Broker,
+    _header: &RequestHeader,
+    _request: ProduceRequest,
+) -> Option<ProduceResponse> {
     None
 }
