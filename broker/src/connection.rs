@@ -153,19 +153,42 @@ impl Connection {
     }
 }
 
-/// Checks, decodes and answers one request frame. `Ok(None)`: nothing to send (acks=0).
-async fn process(broker: &Broker, frame: Bytes) -> Result<Option<BytesMut>, CloseReason> {
-    let key = i16::from_be_bytes([frame[0], frame[1]]);
-    let version = i16::from_be_bytes([frame[2], frame[3]]);
-    let correlation_id = i32::from_be_bytes([frame[4], frame[5], frame[6], frame[7]]);
+/// A request frame after the checks and decoding.
+#[derive(Debug)]
+pub enum ParsedRequest {
+    /// ApiVersions at a version above ours: answered per KIP-511 without decoding the body.
+    ApiVersionsTooNew {
+        /// The request's correlation id.
+        correlation_id: i32,
+    },
+    /// A request to hand to its handler.
+    Request {
+        /// The api key.
+        api: ApiKey,
+        /// The request header.
+        header: RequestHeader,
+        /// The request body (boxed: request enums are large).
+        request: Box<RequestKind>,
+    },
+}
+
+/// Checks one request frame (without its size prefix) against [`api_versions::SUPPORTED`] and
+/// decodes it. Pure, so it can be fuzzed; every refusal says why.
+pub fn parse_request(frame: Bytes) -> Result<ParsedRequest, CloseReason> {
+    let Some(&[k0, k1, v0, v1, c0, c1, c2, c3]) = frame.get(..MIN_FRAME) else {
+        return Err(CloseReason::FrameTooSmall(
+            i32::try_from(frame.len()).unwrap_or(i32::MAX),
+        ));
+    };
+    let key = i16::from_be_bytes([k0, k1]);
+    let version = i16::from_be_bytes([v0, v1]);
+    let correlation_id = i32::from_be_bytes([c0, c1, c2, c3]);
     let api = ApiKey::try_from(key)
         .map_err(|_| CloseReason::Refused(format!("unknown api key {key}")))?;
     let (min, max) = api_versions::supported_range(api)
         .ok_or_else(|| CloseReason::Refused(format!("api {api:?} ({key}) is not served")))?;
     if api == ApiKey::ApiVersions && version > max {
-        // KIP-511: tell a newer client our ranges so it can retry with a version we know.
-        let body = api_versions::response(ResponseError::UnsupportedVersion.code());
-        return encode_response(correlation_id, 0, |out| body.encode(out, 0)).map(Some);
+        return Ok(ParsedRequest::ApiVersionsTooNew { correlation_id });
     }
     if version < min || version > max {
         return Err(CloseReason::Refused(format!(
@@ -182,7 +205,30 @@ async fn process(broker: &Broker, frame: Bytes) -> Result<Option<BytesMut>, Clos
         .map_err(|e| CloseReason::Refused(format!("bad {api:?} v{version} header: {e}")))?;
     let request = RequestKind::decode(api, &mut buf, version)
         .map_err(|e| CloseReason::Refused(format!("bad {api:?} v{version} body: {e:#}")))?;
-    let Some(response) = handlers::dispatch(broker, &header, request).await else {
+    Ok(ParsedRequest::Request {
+        api,
+        header,
+        request: Box::new(request),
+    })
+}
+
+/// Checks, decodes and answers one request frame. `Ok(None)`: nothing to send (acks=0).
+async fn process(broker: &Broker, frame: Bytes) -> Result<Option<BytesMut>, CloseReason> {
+    let (api, header, request) = match parse_request(frame)? {
+        ParsedRequest::ApiVersionsTooNew { correlation_id } => {
+            // KIP-511: tell a newer client our ranges so it can retry with a version we know.
+            let body = api_versions::response(ResponseError::UnsupportedVersion.code());
+            return encode_response(correlation_id, 0, |out| body.encode(out, 0)).map(Some);
+        }
+        ParsedRequest::Request {
+            api,
+            header,
+            request,
+        } => (api, header, request),
+    };
+    let version = header.request_api_version;
+    let correlation_id = header.correlation_id;
+    let Some(response) = handlers::dispatch(broker, &header, *request).await else {
         return Ok(None);
     };
     // ApiVersions answers always use header v0, so that any client can read the error.
@@ -220,4 +266,67 @@ fn encode_response<E: std::fmt::Display>(
         .map_err(|_| CloseReason::Refused("response larger than 2 GiB".into()))?;
     out[..4].copy_from_slice(&size.to_be_bytes());
     Ok(out)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // Tests may unwrap.
+mod tests {
+    use super::*;
+
+    fn refused(bytes: &'static [u8]) -> String {
+        match parse_request(Bytes::from_static(bytes)) {
+            Err(reason) => reason.to_string(),
+            Ok(parsed) => panic!("accepted {parsed:?}"),
+        }
+    }
+
+    #[test]
+    fn refusals_name_the_reason() {
+        assert!(refused(&[0, 18, 0]).contains("below the minimum"));
+        assert!(refused(&[0x27, 0x0f, 0, 0, 0, 0, 0, 1]).contains("unknown api key 9999"));
+        assert!(refused(&[0, 11, 0, 5, 0, 0, 0, 1]).contains("not served"));
+        assert!(refused(&[0, 3, 0, 13, 0, 0, 0, 1]).contains("outside"));
+        assert!(refused(&[0, 0, 0, 2, 0, 0, 0, 1]).contains("Produce v2"));
+        assert!(refused(&[0, 3, 0, 0, 0, 0, 0, 1]).contains("header"));
+    }
+
+    #[test]
+    fn too_new_api_versions_is_not_decoded() {
+        let parsed = parse_request(Bytes::from_static(&[0, 18, 0, 99, 0, 0, 0, 5, 0xff])).unwrap();
+        assert!(matches!(
+            parsed,
+            ParsedRequest::ApiVersionsTooNew { correlation_id: 5 }
+        ));
+    }
+
+    #[test]
+    fn decodes_a_metadata_v0_request() {
+        // Metadata v0, correlation 9, client id "c", topics ["t"].
+        let bytes: &'static [u8] = &[0, 3, 0, 0, 0, 0, 0, 9, 0, 1, b'c', 0, 0, 0, 1, 0, 1, b't'];
+        match parse_request(Bytes::from_static(bytes)).unwrap() {
+            ParsedRequest::Request {
+                api,
+                header,
+                request,
+            } => {
+                let RequestKind::Metadata(m) = *request else {
+                    panic!("not a metadata request");
+                };
+                assert_eq!(api, ApiKey::Metadata);
+                assert_eq!(header.correlation_id, 9);
+                assert_eq!(m.topics.map(|t| t.len()), Some(1));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn kip_511_frame_is_header_v0_with_error_35() {
+        let body = api_versions::response(35);
+        let out = encode_response(77, 0, |o| body.encode(o, 0)).unwrap();
+        let size = i32::from_be_bytes([out[0], out[1], out[2], out[3]]) as usize;
+        assert_eq!(size, out.len() - 4);
+        assert_eq!(&out[4..8], &77i32.to_be_bytes());
+        assert_eq!(&out[8..10], &35i16.to_be_bytes());
+    }
 }
