@@ -4,7 +4,7 @@
 //! `listening on <ip:port>`, goes to stdout so scripts and tests can find the port. SIGINT or
 //! SIGTERM starts a graceful shutdown.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -35,6 +35,7 @@ fn main() -> anyhow::Result<()> {
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     let config = BrokerConfig::load(args.config.as_deref(), &args.overrides)
         .context("invalid configuration")?;

@@ -57,7 +57,9 @@ type Refusal = (i16, String);
 
 /// What a valid topic request asks for.
 struct Plan {
+    /// Partitions to create (the broker default already applied).
     partitions: i32,
+    /// Topic-level config overrides, validated.
     configs: BTreeMap<String, String>,
 }
 

@@ -11,10 +11,15 @@ use crate::broker::Broker;
 
 /// Where a key's coordinator lives, or why there is none.
 struct Answer {
+    /// 0, or why there is no coordinator.
     error_code: i16,
+    /// Set with a non-zero `error_code` (v1+).
     error_message: Option<StrBytes>,
+    /// The coordinator's node id, -1 on error.
     node_id: i32,
+    /// The coordinator's advertised host, empty on error.
     host: StrBytes,
+    /// The coordinator's advertised port, -1 on error.
     port: i32,
 }
 
