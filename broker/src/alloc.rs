@@ -63,6 +63,9 @@ fn map(size: usize) -> *mut u8 {
     }
 }
 
+// SAFETY: every block comes either from `System` or from a fresh anonymous mapping of at least
+// the requested size, page-aligned (only layouts with align <= PAGE are mapped), and each block
+// is returned to the allocator that made it, chosen by the same layout test.
 unsafe impl GlobalAlloc for GuardedAllocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         if is_mapped(layout) {
@@ -130,6 +133,8 @@ mod tests {
         // 64 GiB of address space: far more than the test machine's memory, so this only works
         // if nothing is committed up front.
         let layout = Layout::from_size_align(64 << 30, 8).unwrap();
+        // SAFETY: each pointer is checked non-null before use, accessed only within its
+        // block's size, and freed once with the layout it was (re)allocated with.
         unsafe {
             let p = a.alloc(layout);
             assert!(!p.is_null());
@@ -150,6 +155,7 @@ mod tests {
     fn small_blocks_use_the_system_allocator() {
         let a = GuardedAllocator;
         let layout = Layout::from_size_align(100, 16).unwrap();
+        // SAFETY: the block is checked non-null, read within its 100 bytes, freed once.
         unsafe {
             let p = a.alloc_zeroed(layout);
             assert!(!p.is_null());
