@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::config::BrokerConfig;
+use crate::config::{BrokerConfig, HostPort};
 use crate::producer_id_manager::ProducerIdManager;
 use crate::storage::LogManager;
 
@@ -14,8 +14,9 @@ use crate::storage::LogManager;
 pub struct Broker {
     /// The validated configuration this broker was started with.
     pub config: Arc<BrokerConfig>,
-    /// Every partition's log, topic metadata and the cluster id.
-    pub log_manager: LogManager,
+    /// Every partition's log, topic metadata and the cluster id. Behind an `Arc` so that handlers
+    /// can move topic creation and deletion (file system work) onto `spawn_blocking`.
+    pub log_manager: Arc<LogManager>,
     /// Allocates producer ids for InitProducerId.
     pub producer_ids: ProducerIdManager,
     /// Bumped after every append that moved a high watermark, so that long-polling fetches wake up
@@ -25,8 +26,33 @@ pub struct Broker {
 }
 
 impl Broker {
+    /// Assembles the shared state. `config.advertised_listener` should already hold the address
+    /// clients are told to use (the server fills it in after binding).
+    pub fn new(
+        config: BrokerConfig,
+        log_manager: LogManager,
+        producer_ids: ProducerIdManager,
+    ) -> Broker {
+        Broker {
+            config: Arc::new(config),
+            log_manager: Arc::new(log_manager),
+            producer_ids,
+            data_appended: tokio::sync::watch::Sender::new(0),
+        }
+    }
+
+    /// The host and port clients are told to connect to (Metadata, FindCoordinator,
+    /// DescribeCluster): `advertised.listeners`, else the listener.
+    pub fn advertised(&self) -> &HostPort {
+        self.config
+            .advertised_listener
+            .as_ref()
+            .unwrap_or(&self.config.listener)
+    }
+
     /// Tells long-polling fetches that new data may be readable.
     pub fn notify_appended(&self) {
-        self.data_appended.send_modify(|generation| *generation = generation.wrapping_add(1));
+        self.data_appended
+            .send_modify(|generation| *generation = generation.wrapping_add(1));
     }
 }

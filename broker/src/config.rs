@@ -1,8 +1,79 @@
-//! `BrokerConfig`. CONTRACT: the struct's fields are fixed; parsing is to be implemented.
+//! `BrokerConfig`: Kafka's `server.properties` keys, defaults and validation.
+//!
+//! Settings come from three layers, later ones winning: Kafka's defaults, a Java properties file,
+//! and `--override key=value` pairs. Keys keep Kafka's names so an existing `server.properties`
+//! works unchanged; Kafka keys that mean nothing on a single node are accepted with a warning so
+//! such files still load, while anything else unknown is refused (a typo should not silently
+//! leave a default in place).
 
-use std::path::PathBuf;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
 
 use crate::storage::{LogConfig, LogManagerConfig, TimestampType};
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The properties file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file named on the command line.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A key that is neither one of ours nor a known Kafka key we may ignore.
+    #[error("unknown configuration key '{0}'")]
+    UnknownKey(String),
+    /// A key's value does not parse or is out of range.
+    #[error("invalid value '{value}' for '{key}': {reason}")]
+    InvalidValue {
+        /// The key.
+        key: String,
+        /// The value as given.
+        value: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// An `--override` argument without `=`.
+    #[error("override '{0}' is not of the form key=value")]
+    BadOverride(String),
+}
+
+/// Kafka keys that have no meaning on this single-node broker: accepted (so a stock Kafka
+/// `server.properties` loads) and ignored with a warning.
+const IGNORED_KEYS: &[&str] = &[
+    "process.roles",
+    "controller.quorum.voters",
+    "controller.quorum.bootstrap.servers",
+    "controller.listener.names",
+    "inter.broker.listener.name",
+    "listener.security.protocol.map",
+    "num.network.threads",
+    "num.io.threads",
+    "socket.send.buffer.bytes",
+    "socket.receive.buffer.bytes",
+    "offsets.topic.replication.factor",
+    "offsets.topic.num.partitions",
+    "transaction.state.log.replication.factor",
+    "transaction.state.log.min.isr",
+    "share.coordinator.state.topic.replication.factor",
+    "share.coordinator.state.topic.min.isr",
+    "log.retention.hours",
+    "log.retention.minutes",
+    "log.retention.ms",
+    "log.retention.bytes",
+    "log.retention.check.interval.ms",
+    "log.cleaner.enable",
+    "num.recovery.threads.per.data.dir",
+    "group.initial.rebalance.delay.ms",
+    "default.replication.factor",
+    "min.insync.replicas",
+    "delete.topic.enable",
+    "zookeeper.connect",
+    "zookeeper.connection.timeout.ms",
+];
 
 /// A host and port, as in `PLAINTEXT://host:port`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,7 +128,140 @@ pub struct BrokerConfig {
     pub log_flush_scheduler_interval_ms: i64,
 }
 
+impl Default for BrokerConfig {
+    fn default() -> Self {
+        BrokerConfig {
+            node_id: 1,
+            listener: HostPort {
+                host: "127.0.0.1".to_owned(),
+                port: 9092,
+            },
+            advertised_listener: None,
+            log_dirs: vec![PathBuf::from("./data")],
+            num_partitions: 1,
+            auto_create_topics_enable: true,
+            log_segment_bytes: 1 << 30,
+            log_roll_ms: 168 * HOUR_MS,
+            log_index_interval_bytes: 4096,
+            log_index_size_max_bytes: 10 << 20,
+            message_max_bytes: 1_048_588,
+            message_max_decompressed_bytes: 64 << 20,
+            log_message_timestamp_type: TimestampType::CreateTime,
+            socket_request_max_bytes: 104_857_600,
+            max_connections: 10_000,
+            fetch_max_bytes: 57_671_680,
+            log_flush_interval_messages: i64::MAX as u64,
+            log_flush_interval_ms: i64::MAX,
+            log_flush_scheduler_interval_ms: i64::MAX,
+        }
+    }
+}
+
+const HOUR_MS: i64 = 3_600_000;
+
 impl BrokerConfig {
+    /// Loads the properties file (if any), then applies `overrides` (`key=value` each).
+    pub fn load(path: Option<&Path>, overrides: &[String]) -> Result<BrokerConfig, ConfigError> {
+        let mut pairs = Vec::new();
+        if let Some(path) = path {
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.to_path_buf(),
+                source,
+            })?;
+            pairs.extend(parse_properties(&text));
+        }
+        for item in overrides {
+            pairs.push(parse_override(item)?);
+        }
+        BrokerConfig::from_pairs(pairs)
+    }
+
+    /// Builds a config from `(key, value)` pairs over Kafka's defaults; a later pair for the same
+    /// key wins.
+    pub fn from_pairs(
+        pairs: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<BrokerConfig, ConfigError> {
+        let map: BTreeMap<String, String> = pairs
+            .into_iter()
+            .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+            .collect();
+        let mut config = BrokerConfig::default();
+        for (key, value) in &map {
+            config.apply(key, value, &map)?;
+        }
+        if !map.contains_key("log.flush.interval.ms") {
+            // Kafka: an unset flush.ms falls back to the scheduler interval.
+            config.log_flush_interval_ms = config.log_flush_scheduler_interval_ms;
+        }
+        Ok(config)
+    }
+
+    /// Applies one key. `all` is consulted for keys that lose to an alias or a finer unit.
+    fn apply(
+        &mut self,
+        key: &str,
+        value: &str,
+        all: &BTreeMap<String, String>,
+    ) -> Result<(), ConfigError> {
+        match key {
+            "node.id" | "broker.id" => self.node_id = number(key, value, 0, i32::MAX)?,
+            "listeners" => self.listener = parse_listeners(key, value)?,
+            "advertised.listeners" => self.advertised_listener = Some(parse_listeners(key, value)?),
+            "log.dirs" => self.log_dirs = parse_dirs(key, value)?,
+            "log.dir" if !all.contains_key("log.dirs") => self.log_dirs = parse_dirs(key, value)?,
+            "log.dir" => {}
+            "num.partitions" => self.num_partitions = number(key, value, 1, i32::MAX)?,
+            "auto.create.topics.enable" => self.auto_create_topics_enable = boolean(key, value)?,
+            "log.segment.bytes" => {
+                self.log_segment_bytes = number(key, value, 14, i32::MAX as u64)?
+            }
+            "log.roll.ms" => self.log_roll_ms = number(key, value, 1, i64::MAX)?,
+            "log.roll.hours" if !all.contains_key("log.roll.ms") => {
+                let hours: i64 = number(key, value, 1, i64::from(i32::MAX))?;
+                self.log_roll_ms = hours * HOUR_MS;
+            }
+            "log.roll.hours" => {}
+            "log.index.interval.bytes" => {
+                self.log_index_interval_bytes = number(key, value, 0, i32::MAX as u32)?;
+            }
+            "log.index.size.max.bytes" => {
+                self.log_index_size_max_bytes = number(key, value, 4, i32::MAX as u32)?;
+            }
+            "message.max.bytes" => {
+                self.message_max_bytes = number(key, value, 0, i32::MAX as usize)?
+            }
+            "message.max.decompressed.bytes" => {
+                self.message_max_decompressed_bytes = number(key, value, 1, i32::MAX as usize)?;
+            }
+            "log.message.timestamp.type" => {
+                self.log_message_timestamp_type = timestamp(key, value)?
+            }
+            "socket.request.max.bytes" => {
+                self.socket_request_max_bytes = number(key, value, 8, i32::MAX as usize)?;
+            }
+            "max.connections" => self.max_connections = number(key, value, 1, 1 << 24)?,
+            "fetch.max.bytes" => self.fetch_max_bytes = number(key, value, 0, i32::MAX as usize)?,
+            "log.flush.interval.messages" => {
+                self.log_flush_interval_messages = number(key, value, 1, i64::MAX as u64)?;
+            }
+            "log.flush.interval.ms" => {
+                self.log_flush_interval_ms = number(key, value, 0, i64::MAX)?
+            }
+            "log.flush.scheduler.interval.ms" => {
+                self.log_flush_scheduler_interval_ms = number(key, value, 1, i64::MAX)?;
+            }
+            _ if IGNORED_KEYS.contains(&key) => {
+                tracing::warn!(
+                    key,
+                    value,
+                    "ignoring a Kafka setting with no meaning on a single-node broker"
+                );
+            }
+            _ => return Err(ConfigError::UnknownKey(key.to_owned())),
+        }
+        Ok(())
+    }
+
     /// Per-partition defaults derived from the broker settings.
     pub fn log_config(&self) -> LogConfig {
         LogConfig {
@@ -81,5 +285,309 @@ impl BrokerConfig {
             node_id: self.node_id,
             default_log_config: self.log_config(),
         }
+    }
+}
+
+fn invalid(key: &str, value: &str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::InvalidValue {
+        key: key.to_owned(),
+        value: value.to_owned(),
+        reason: reason.into(),
+    }
+}
+
+/// Parses an integer and checks it lies in `min..=max`.
+fn number<T>(key: &str, value: &str, min: T, max: T) -> Result<T, ConfigError>
+where
+    T: FromStr + PartialOrd + std::fmt::Display + Copy,
+    T::Err: std::fmt::Display,
+{
+    let n: T = value
+        .parse()
+        .map_err(|e: T::Err| invalid(key, value, e.to_string()))?;
+    if n < min || n > max {
+        return Err(invalid(
+            key,
+            value,
+            format!("must be between {min} and {max}"),
+        ));
+    }
+    Ok(n)
+}
+
+fn boolean(key: &str, value: &str) -> Result<bool, ConfigError> {
+    if value.eq_ignore_ascii_case("true") {
+        Ok(true)
+    } else if value.eq_ignore_ascii_case("false") {
+        Ok(false)
+    } else {
+        Err(invalid(key, value, "expected true or false"))
+    }
+}
+
+fn timestamp(key: &str, value: &str) -> Result<TimestampType, ConfigError> {
+    match value {
+        "CreateTime" => Ok(TimestampType::CreateTime),
+        "LogAppendTime" => Ok(TimestampType::LogAppendTime),
+        _ => Err(invalid(key, value, "expected CreateTime or LogAppendTime")),
+    }
+}
+
+fn parse_dirs(key: &str, value: &str) -> Result<Vec<PathBuf>, ConfigError> {
+    let dirs: Vec<PathBuf> = value
+        .split(',')
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .collect();
+    if dirs.is_empty() {
+        return Err(invalid(key, value, "no directory given"));
+    }
+    Ok(dirs)
+}
+
+/// Picks the `PLAINTEXT://host:port` entry of a listener list. Other listeners (a KRaft
+/// `CONTROLLER://`, say) are skipped with a warning: this broker only speaks plaintext.
+fn parse_listeners(key: &str, value: &str) -> Result<HostPort, ConfigError> {
+    let mut found = None;
+    for entry in value.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let (name, address) = entry
+            .split_once("://")
+            .ok_or_else(|| invalid(key, value, format!("'{entry}' is not NAME://host:port")))?;
+        if !name.eq_ignore_ascii_case("PLAINTEXT") {
+            tracing::warn!(key, listener = entry, "ignoring a non-PLAINTEXT listener");
+            continue;
+        }
+        if found.is_some() {
+            return Err(invalid(key, value, "more than one PLAINTEXT listener"));
+        }
+        found = Some(parse_host_port(key, value, address)?);
+    }
+    found.ok_or_else(|| invalid(key, value, "no PLAINTEXT://host:port listener"))
+}
+
+fn parse_host_port(key: &str, value: &str, address: &str) -> Result<HostPort, ConfigError> {
+    let (host, port) = address
+        .rsplit_once(':')
+        .ok_or_else(|| invalid(key, value, format!("'{address}' has no port")))?;
+    let port = port
+        .parse::<u16>()
+        .map_err(|e| invalid(key, value, format!("port '{port}': {e}")))?;
+    // IPv6 literals come bracketed, as in a URL.
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    Ok(HostPort {
+        host: host.to_owned(),
+        port,
+    })
+}
+
+/// Splits an `--override` argument at its first `=`.
+pub fn parse_override(item: &str) -> Result<(String, String), ConfigError> {
+    let (key, value) = item
+        .split_once('=')
+        .ok_or_else(|| ConfigError::BadOverride(item.to_owned()))?;
+    if key.trim().is_empty() {
+        return Err(ConfigError::BadOverride(item.to_owned()));
+    }
+    Ok((key.trim().to_owned(), value.trim().to_owned()))
+}
+
+/// Parses Java properties text into `(key, value)` pairs in file order.
+///
+/// Follows `java.util.Properties.load`: `#`/`!` comment lines, `=`, `:` or whitespace as the
+/// separator, a trailing odd backslash joins the next line (its leading whitespace dropped), and
+/// backslash escapes (`\t`, `\n`, `\uXXXX`, `\=`, ...).
+pub fn parse_properties(text: &str) -> Vec<(String, String)> {
+    let mut pairs = Vec::new();
+    let mut lines = text.lines();
+    while let Some(first) = lines.next() {
+        let first = first.trim_start_matches(is_blank);
+        if first.is_empty() || first.starts_with('#') || first.starts_with('!') {
+            continue;
+        }
+        let mut logical = first.to_owned();
+        while ends_with_continuation(&logical) {
+            logical.pop();
+            match lines.next() {
+                Some(next) => logical.push_str(next.trim_start_matches(is_blank)),
+                None => break,
+            }
+        }
+        pairs.push(split_key_value(&logical));
+    }
+    pairs
+}
+
+fn is_blank(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\x0c')
+}
+
+/// True when the line ends in an odd number of backslashes (an even number is escaped `\\`s).
+fn ends_with_continuation(line: &str) -> bool {
+    line.bytes().rev().take_while(|&b| b == b'\\').count() % 2 == 1
+}
+
+fn split_key_value(line: &str) -> (String, String) {
+    let mut key_end = line.len();
+    let mut escaped = false;
+    for (i, c) in line.char_indices() {
+        if escaped {
+            escaped = false;
+        } else if c == '\\' {
+            escaped = true;
+        } else if c == '=' || c == ':' || is_blank(c) {
+            key_end = i;
+            break;
+        }
+    }
+    let key = &line[..key_end];
+    let mut rest = line[key_end..].trim_start_matches(is_blank);
+    if let Some(stripped) = rest.strip_prefix(['=', ':']) {
+        rest = stripped.trim_start_matches(is_blank);
+    }
+    (unescape(key), unescape(rest))
+}
+
+fn unescape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('t') => out.push('\t'),
+            Some('n') => out.push('\n'),
+            Some('r') => out.push('\r'),
+            Some('f') => out.push('\x0c'),
+            Some('u') => {
+                let hex: String = chars.by_ref().take(4).collect();
+                match u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32) {
+                    Some(decoded) => out.push(decoded),
+                    None => out.push_str(&hex),
+                }
+            }
+            Some(other) => out.push(other),
+            None => {}
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // Tests may unwrap.
+mod tests {
+    use super::*;
+
+    fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
+        items
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn properties_syntax() {
+        let text =
+            "# comment\n! also comment\n\n  a=1\nb : 2\nc 3\nd=x\\\n   y\\\\\ne\\:f=g\\u0041\n";
+        let got = parse_properties(text);
+        assert_eq!(
+            got,
+            pairs(&[
+                ("a", "1"),
+                ("b", "2"),
+                ("c", "3"),
+                ("d", "xy\\"),
+                ("e:f", "gA")
+            ])
+        );
+    }
+
+    #[test]
+    fn defaults_and_kafka_keys() {
+        let text = "process.roles=broker,controller\nnode.id=7\n\
+                    listeners=PLAINTEXT://:9092,CONTROLLER://:9093\n\
+                    advertised.listeners=PLAINTEXT://localhost:19092\n\
+                    log.dir=/tmp/a\nlog.roll.hours=2\nlog.flush.scheduler.interval.ms=500\n";
+        let c = BrokerConfig::from_pairs(parse_properties(text)).unwrap();
+        assert_eq!(c.node_id, 7);
+        assert_eq!(
+            c.listener,
+            HostPort {
+                host: String::new(),
+                port: 9092
+            }
+        );
+        assert_eq!(
+            c.advertised_listener,
+            Some(HostPort {
+                host: "localhost".into(),
+                port: 19092
+            })
+        );
+        assert_eq!(c.log_dirs, vec![PathBuf::from("/tmp/a")]);
+        assert_eq!(c.log_roll_ms, 2 * HOUR_MS);
+        assert_eq!(c.log_flush_interval_ms, 500);
+        assert_eq!(c.num_partitions, 1);
+        assert_eq!(c.socket_request_max_bytes, 104_857_600);
+    }
+
+    #[test]
+    fn aliases_lose_to_primary_keys() {
+        let c = BrokerConfig::from_pairs(pairs(&[
+            ("log.dir", "/x"),
+            ("log.dirs", "/a, /b"),
+            ("log.roll.hours", "5"),
+            ("log.roll.ms", "1000"),
+            ("listeners", "PLAINTEXT://[::1]:0"),
+        ]))
+        .unwrap();
+        assert_eq!(c.log_dirs, vec![PathBuf::from("/a"), PathBuf::from("/b")]);
+        assert_eq!(c.log_roll_ms, 1000);
+        assert_eq!(c.listener.host, "::1");
+        assert_eq!(c.log_flush_interval_ms, i64::MAX);
+    }
+
+    #[test]
+    fn overrides_win() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("server.properties");
+        std::fs::write(&path, "num.partitions=3\nauto.create.topics.enable=true\n").unwrap();
+        let c = BrokerConfig::load(
+            Some(&path),
+            &[
+                "num.partitions=5".to_owned(),
+                "auto.create.topics.enable=FALSE".to_owned(),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.num_partitions, 5);
+        assert!(!c.auto_create_topics_enable);
+    }
+
+    #[test]
+    fn errors_name_the_key_and_value() {
+        let err = BrokerConfig::from_pairs(pairs(&[("no.such.key", "1")])).unwrap_err();
+        assert!(err.to_string().contains("no.such.key"), "{err}");
+        let err = BrokerConfig::from_pairs(pairs(&[("num.partitions", "zero")])).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("num.partitions") && text.contains("zero"),
+            "{text}"
+        );
+        let err = BrokerConfig::from_pairs(pairs(&[("num.partitions", "0")])).unwrap_err();
+        assert!(matches!(err, ConfigError::InvalidValue { .. }));
+        let err = BrokerConfig::from_pairs(pairs(&[("listeners", "SSL://h:1")])).unwrap_err();
+        assert!(err.to_string().contains("PLAINTEXT"), "{err}");
+        let err = BrokerConfig::from_pairs(pairs(&[("log.message.timestamp.type", "x")]));
+        assert!(err.is_err());
+        assert!(matches!(
+            parse_override("novalue"),
+            Err(ConfigError::BadOverride(_))
+        ));
     }
 }

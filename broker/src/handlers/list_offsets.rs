@@ -1,1 +1,14 @@
-//! TODO: list_offsets
+//! PLACEHOLDER on the `server` branch so the crate builds; the owner's file replaces it at merge.
+
+use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse, RequestHeader};
+
+use crate::broker::Broker;
+
+/// Placeholder: answers with an empty response.
+pub fn handle(
+    _broker: &Broker,
+    _header: &RequestHeader,
+    _request: ListOffsetsRequest,
+) -> ListOffsetsResponse {
+    ListOffsetsResponse::default()
+}

@@ -1,1 +1,16 @@
-//! TODO: offset_for_leader_epoch
+//! PLACEHOLDER on the `server` branch so the crate builds; the owner's file replaces it at merge.
+
+use kafka_protocol::messages::{
+    OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse, RequestHeader,
+};
+
+use crate::broker::Broker;
+
+/// Placeholder: answers with an empty response.
+pub fn handle(
+    _broker: &Broker,
+    _header: &RequestHeader,
+    _request: OffsetForLeaderEpochRequest,
+) -> OffsetForLeaderEpochResponse {
+    OffsetForLeaderEpochResponse::default()
+}
