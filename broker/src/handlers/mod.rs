@@ -44,7 +44,7 @@ pub async fn dispatch(
             create_partitions::handle(broker, header, r).await.into()
         }
         RequestKind::DescribeCluster(r) => describe_cluster::handle(broker, header, r).into(),
-        RequestKind::InitProducerId(r) => init_producer_id::handle(broker, header, r).into(),
+        RequestKind::InitProducerId(r) => init_producer_id::handle(broker, header, r).await.into(),
         RequestKind::FindCoordinator(r) => find_coordinator::handle(broker, header, r).into(),
         other => {
             // The connection layer only decodes keys in `api_versions::SUPPORTED`, so this is a
