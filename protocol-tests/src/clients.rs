@@ -17,10 +17,13 @@ pub fn producer_config(bootstrap: &str) -> ClientConfig {
     cfg
 }
 
-/// A consumer for `assign()`-based reading: no group, no commits, CRCs checked.
+/// A consumer for `assign()`-based reading: no subscription, no commits, CRCs checked.
 pub fn consumer_config(bootstrap: &str) -> ClientConfig {
     let mut cfg = ClientConfig::new();
     cfg.set("bootstrap.servers", bootstrap)
+        // librdkafka refuses assign() without a group.id ("Unknown group"); with assign() the
+        // group is never joined, so one shared name is harmless.
+        .set("group.id", "protocol-tests-assign")
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
         .set("enable.partition.eof", "false")
