@@ -77,6 +77,7 @@ fn join_output(handle: thread::JoinHandle<Vec<u8>>) -> Vec<u8> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // Tests may unwrap: a panic is a test failure.
 mod tests {
     use super::*;
 

@@ -47,10 +47,15 @@ pub struct OurBroker {
 impl OurBroker {
     /// Starts the broker with `key=value` overrides in addition to the listener and log dir.
     pub fn start(overrides: &[(&str, &str)]) -> Result<Self> {
+        Self::start_binary(broker_binary()?, overrides)
+    }
+
+    /// Starts `binary` as the broker (the harness's own tests use a stand-in).
+    pub fn start_binary(binary: PathBuf, overrides: &[(&str, &str)]) -> Result<Self> {
         let dir = tempfile::Builder::new().prefix("our-broker").tempdir()?;
         let overrides = overrides.iter().map(|(k, v)| format!("{k}={v}")).collect();
         let mut broker = OurBroker {
-            binary: broker_binary()?,
+            binary,
             dir,
             overrides,
             child: None,
@@ -290,8 +295,74 @@ pub(crate) fn tail_of(path: &Path, lines: usize) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // Tests may unwrap: a panic is a test failure.
 mod tests {
     use super::*;
+    use std::net::TcpStream;
+    use std::os::unix::fs::PermissionsExt;
+
+    /// A stand-in broker: binds the `listeners` port (0 = any), announces it like ours does,
+    /// exits 0 on SIGTERM.
+    const FAKE_BROKER: &str = r#"#!/usr/bin/env python3
+import signal, socket, sys
+port = 0
+for arg in sys.argv[1:]:
+    if arg.startswith("listeners="):
+        port = int(arg.rsplit(":", 1)[1])
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", port))
+s.listen()
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+print("INFO broker: listening on 127.0.0.1:%d" % s.getsockname()[1], flush=True)
+while True:
+    signal.pause()
+"#;
+
+    fn fake_broker(dir: &Path) -> PathBuf {
+        let path = dir.join("fake-broker");
+        std::fs::write(&path, FAKE_BROKER).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path
+    }
+
+    #[test]
+    fn start_stop_kill_and_restart_on_the_same_port() {
+        let bin_dir = tempfile::tempdir().unwrap();
+        let mut broker = OurBroker::start_binary(fake_broker(bin_dir.path()), &[]).unwrap();
+        let first = broker.bootstrap();
+        TcpStream::connect(&first).unwrap();
+
+        assert!(broker.stop().unwrap().success());
+        assert!(
+            TcpStream::connect(&first).is_err(),
+            "stopped broker still listens"
+        );
+        broker.restart().unwrap();
+        assert_eq!(broker.bootstrap(), first, "restart should reuse the port");
+        TcpStream::connect(&first).unwrap();
+
+        broker.kill9().unwrap();
+        assert!(
+            TcpStream::connect(&first).is_err(),
+            "killed broker still listens"
+        );
+        broker.restart().unwrap();
+        TcpStream::connect(broker.bootstrap()).unwrap();
+        let stdout = std::fs::read_to_string(broker.log_path("stdout")).unwrap();
+        assert!(stdout.contains("listening on"), "stdout log: {stdout:?}");
+    }
+
+    #[test]
+    fn a_broker_that_exits_early_is_reported_with_its_stderr() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("failing-broker");
+        std::fs::write(&path, "#!/bin/sh\necho 'bad config: nope' >&2\nexit 3\n").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let err = OurBroker::start_binary(path, &[]).unwrap_err().to_string();
+        assert!(err.contains("exited before listening"), "{err}");
+        assert!(err.contains("bad config: nope"), "{err}");
+    }
 
     #[test]
     fn parses_the_listening_line() {

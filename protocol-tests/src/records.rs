@@ -57,7 +57,7 @@ pub fn generate(tag: &str, count: usize) -> Vec<TestRecord> {
     let base = now - 600_000;
     (0..count)
         .map(|i| {
-            let mut rng = SplitMix(i as u64 ^ 0x5eed_0f_7e57);
+            let mut rng = SplitMix(i as u64 ^ 0x005e_ed0f_7e57);
             let value = match i % 97 {
                 0 => Vec::new(),
                 _ => {
@@ -339,6 +339,7 @@ impl SplitMix {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // Tests may unwrap: a panic is a test failure.
 mod tests {
     use super::*;
 
@@ -353,10 +354,10 @@ mod tests {
     #[test]
     fn verify_accepts_an_exact_copy_and_rejects_changes() {
         let sent = generate("t", 6);
-        let acks: Vec<Ack> = (0..6)
+        let acks: Vec<Ack> = (0..6i32)
             .map(|i| Ack {
-                partition: (i % 2) as i32,
-                offset: (i / 2) as i64,
+                partition: i % 2,
+                offset: i64::from(i / 2),
             })
             .collect();
         let good: Vec<Consumed> = sent

@@ -62,6 +62,7 @@ fn timed_out<T>(what: &str, timeout: Duration, last_error: Option<anyhow::Error>
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // Tests may unwrap: a panic is a test failure.
 mod tests {
     use super::*;
 
