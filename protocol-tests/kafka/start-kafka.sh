@@ -43,8 +43,14 @@ resolve_jars() {
     echo "resolving Apache Kafka $version jars into $libs" >&2
     rm -rf "$libs"
     mkdir -p "$libs"
-    mvn -q -B -Dstyle.color=never -f "$here/pom.xml" -Dkafka.version="$version" \
-        dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$libs" >&2
+    local log=$cache_root/kafka-$version/mvn.log
+    mvn -B -f "$here/pom.xml" -Dkafka.version="$version" \
+        dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$libs" \
+        >"$log" 2>&1 || {
+        echo "resolving the jars with Maven failed; its log ($log) ends with:" >&2
+        tail -n 30 "$log" >&2
+        exit 1
+    }
     touch "$libs/.complete"
 }
 
