@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use bytes::Bytes;
@@ -147,6 +147,8 @@ pub struct Log {
     flushed_offset: AtomicI64,
     /// Set after a failed write or fsync: the log refuses writes until restarted.
     offline: AtomicBool,
+    /// Flushes run so far (observability and tests of group commit).
+    fsyncs: AtomicU64,
 }
 
 /// What a flush must cover, captured under the append mutex.
@@ -198,6 +200,7 @@ impl Log {
             flush_lock: tokio::sync::Mutex::new(()),
             flushed_offset: AtomicI64::new(loaded.log_end_offset),
             offline: AtomicBool::new(false),
+            fsyncs: AtomicU64::new(0),
             config,
         })
     }
@@ -552,6 +555,7 @@ impl Log {
     }
 
     fn finish_flush(&self, plan: &FlushPlan, result: Result<(), StorageError>) -> Result<(), StorageError> {
+        self.fsyncs.fetch_add(1, Ordering::AcqRel);
         match result {
             Ok(()) => {
                 self.flushed_offset.fetch_max(plan.target, Ordering::AcqRel);

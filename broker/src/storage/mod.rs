@@ -32,6 +32,8 @@ pub mod record_walk;
 pub mod recovery;
 pub mod segment;
 pub mod time_index;
+#[cfg(test)]
+pub mod test_util;
 pub mod topic_config;
 
 pub use error::{AppendError, ReadError, StorageError};

@@ -89,7 +89,7 @@ fn io<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> St
 
 impl LogSegment {
     /// Opens (creating when absent) the segment at `base_offset` in `dir`. Returns the segment
-    /// and whether both index files had a whole number of entries. Its counters start empty;
+    /// and whether both index files existed with a whole number of entries. Its counters start empty;
     /// loading fills them through [`track_batch`](Self::track_batch).
     pub fn open(
         dir: &Path,
@@ -105,8 +105,12 @@ impl LogSegment {
             .open(&log_path)
             .map_err(io("open", &log_path))?;
         let size = log.metadata().map_err(io("stat", &log_path))?.len();
-        let (offset, a1) = OffsetIndex::open(&dir.join(format!("{stem}.index")), base_offset)?;
-        let (time, a2) = TimeIndex::open(&dir.join(format!("{stem}.timeindex")), base_offset)?;
+        let offset_path = dir.join(format!("{stem}.index"));
+        let time_path = dir.join(format!("{stem}.timeindex"));
+        // A missing index of a non-empty log must be rebuilt, not trusted as "no entries".
+        let existed = size == 0 || (offset_path.exists() && time_path.exists());
+        let (offset, a1) = OffsetIndex::open(&offset_path, base_offset)?;
+        let (time, a2) = TimeIndex::open(&time_path, base_offset)?;
         let seg = LogSegment {
             base_offset,
             log_path,
@@ -120,7 +124,7 @@ impl LogSegment {
             index_interval_bytes: u64::from(config.index_interval_bytes),
             indexes: RwLock::new(SegmentIndexes { offset, time }),
         };
-        Ok((seg, a1 && a2))
+        Ok((seg, existed && a1 && a2))
     }
 
     /// The segment's base offset.
