@@ -39,12 +39,15 @@ fn corrupt(path: &Path, reason: impl Into<String>) -> StorageError {
 
 /// A UUID as Kafka prints it: URL-safe base64 without padding (22 characters).
 pub fn uuid_to_base64(id: Uuid) -> String {
-    const ALPHABET: &[u8; 64] =
-        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let bytes = id.as_bytes();
     let mut out = String::with_capacity(22);
     for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         let chars = chunk.len() + 1;
         for i in 0..chars {
@@ -103,7 +106,8 @@ pub fn random_kafka_uuid() -> Uuid {
 pub fn write_atomic(path: &Path, contents: &str) -> Result<(), StorageError> {
     let tmp = path.with_extension("tmp");
     let mut f = std::fs::File::create(&tmp).map_err(io("create", &tmp))?;
-    f.write_all(contents.as_bytes()).map_err(io("write", &tmp))?;
+    f.write_all(contents.as_bytes())
+        .map_err(io("write", &tmp))?;
     f.sync_all().map_err(io("fsync", &tmp))?;
     std::fs::rename(&tmp, path).map_err(io("rename", path))?;
     if let Some(parent) = path.parent() {
@@ -194,6 +198,7 @@ pub fn write_checkpoint(dir: &Path, entries: &[CheckpointEntry]) -> Result<(), S
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -7,8 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::dir_files::{
-    random_kafka_uuid, read_properties, render_properties, uuid_to_base64, write_atomic,
-    META_FILE,
+    random_kafka_uuid, read_properties, render_properties, uuid_to_base64, write_atomic, META_FILE,
 };
 use super::error::StorageError;
 use super::log_manager::{LogManager, LogManagerConfig};

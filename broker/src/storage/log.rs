@@ -304,7 +304,12 @@ impl Log {
         let mut session = producers.session();
         let mut next = first_offset;
         for v in validated {
-            let check = session.check(v.producer_id, v.producer_epoch, v.base_sequence, v.last_sequence)?;
+            let check = session.check(
+                v.producer_id,
+                v.producer_epoch,
+                v.base_sequence,
+                v.last_sequence,
+            )?;
             if let SequenceCheck::Duplicate(dup) = check {
                 return Ok(AppendInfo {
                     base_offset: dup.first_offset,
@@ -387,7 +392,11 @@ impl Log {
     }
 
     /// Closes the active segment's indexes and starts a new segment at `base_offset`.
-    fn roll(&self, segments: &mut Segments, base_offset: i64) -> Result<Arc<LogSegment>, StorageError> {
+    fn roll(
+        &self,
+        segments: &mut Segments,
+        base_offset: i64,
+    ) -> Result<Arc<LogSegment>, StorageError> {
         let old = self.active(segments)?;
         old.make_inactive()?;
         let (seg, _) = LogSegment::open(&self.dir, base_offset, &self.config)?;
@@ -495,11 +504,15 @@ impl Log {
                     .map_or(i64::MIN, |h| h.max_timestamp());
                 if max_ts >= timestamp {
                     let batch = seg.read(loc.position, loc.size as usize)?;
-                    let found = find_timestamp_in_batch(&batch, timestamp, self.config.max_decompressed_bytes)
-                        .map_err(|e| StorageError::Corrupt {
-                            path: seg.log_path().to_path_buf(),
-                            reason: e.to_string(),
-                        })?;
+                    let found = find_timestamp_in_batch(
+                        &batch,
+                        timestamp,
+                        self.config.max_decompressed_bytes,
+                    )
+                    .map_err(|e| StorageError::Corrupt {
+                        path: seg.log_path().to_path_buf(),
+                        reason: e.to_string(),
+                    })?;
                     if let Some((delta, ts)) = found {
                         return Ok(Some((loc.base_offset + i64::from(delta), ts)));
                     }
@@ -527,7 +540,11 @@ impl Log {
             .range(..=flushed)
             .next_back()
             .map_or(i64::MIN, |(b, _)| *b);
-        let segments = inner.segments.range(from..).map(|(_, s)| s.clone()).collect();
+        let segments = inner
+            .segments
+            .range(from..)
+            .map(|(_, s)| s.clone())
+            .collect();
         inner.unflushed_records = 0;
         inner.first_unflushed_ms = None;
         let sync_dir = std::mem::take(&mut inner.dir_dirty);
@@ -549,12 +566,18 @@ impl Log {
                 path: dir.to_path_buf(),
                 source,
             };
-            std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
+            std::fs::File::open(dir)
+                .and_then(|d| d.sync_all())
+                .map_err(io)?;
         }
         Ok(())
     }
 
-    fn finish_flush(&self, plan: &FlushPlan, result: Result<(), StorageError>) -> Result<(), StorageError> {
+    fn finish_flush(
+        &self,
+        plan: &FlushPlan,
+        result: Result<(), StorageError>,
+    ) -> Result<(), StorageError> {
         self.fsyncs.fetch_add(1, Ordering::AcqRel);
         match result {
             Ok(()) => {
@@ -667,5 +690,6 @@ fn whole_batches_len(bytes: &[u8]) -> usize {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 #[path = "log_tests.rs"]
 mod tests;

@@ -17,14 +17,14 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use uuid::Uuid;
 
-use super::error::StorageError;
-use super::log::{Log, LogConfig};
 use super::dir_files::{
     random_kafka_uuid, read_checkpoint, read_partition_metadata, read_properties,
     render_properties, write_atomic, write_checkpoint, write_partition_metadata,
     CLEAN_SHUTDOWN_FILE, TOPIC_CONFIGS_DIR,
 };
+use super::error::StorageError;
 use super::layout;
+use super::log::{Log, LogConfig};
 use super::topic_config::{log_config_for, validate_configs};
 
 /// A topic name and a partition index.
@@ -225,7 +225,7 @@ impl LogManager {
                 Some(l) => l,
                 None => {
                     tracing::warn!(topic = name, partition = p, "partition missing; recreating");
-                    self.create_log(name, id, p, &configs)?
+                    self.create_log(name, id, p, &configs, &partitions)?
                 }
             };
             partitions.push(log);
@@ -239,7 +239,8 @@ impl LogManager {
     }
 
     fn topic_config_path(&self, dir: &Path, name: &str) -> PathBuf {
-        dir.join(TOPIC_CONFIGS_DIR).join(format!("{name}.properties"))
+        dir.join(TOPIC_CONFIGS_DIR)
+            .join(format!("{name}.properties"))
     }
 
     fn read_topic_configs(&self, name: &str) -> Result<BTreeMap<String, String>, StorageError> {
@@ -251,13 +252,14 @@ impl LogManager {
         Ok(BTreeMap::new())
     }
 
-    /// The log dir holding the fewest partitions.
-    fn pick_dir(&self) -> Result<PathBuf, StorageError> {
+    /// The log dir holding the fewest partitions, counting `pending` (created, not yet listed).
+    fn pick_dir(&self, pending: &[Arc<Log>]) -> Result<PathBuf, StorageError> {
         let topics = self.topics.read().unwrap_or_else(|e| e.into_inner());
         let count = |dir: &Path| {
             topics
                 .values()
                 .flat_map(|t| t.partitions())
+                .chain(pending.iter().cloned())
                 .filter(|l| l.dir().parent() == Some(dir))
                 .count()
         };
@@ -279,6 +281,7 @@ impl LogManager {
         id: Uuid,
         p: i32,
         configs: &BTreeMap<String, String>,
+        pending: &[Arc<Log>],
     ) -> Result<Arc<Log>, StorageError> {
         let log_config = log_config_for(&self.config.default_log_config, configs).map_err(|e| {
             StorageError::Corrupt {
@@ -286,7 +289,7 @@ impl LogManager {
                 reason: e.to_string(),
             }
         })?;
-        let path = self.pick_dir()?.join(format!("{name}-{p}"));
+        let path = self.pick_dir(pending)?.join(format!("{name}-{p}"));
         std::fs::create_dir_all(&path).map_err(io("create", &path))?;
         write_partition_metadata(&path, id)?;
         let tp = TopicPartition {
@@ -384,14 +387,17 @@ impl LogManager {
             return Err(TopicError::AlreadyExists(name.to_string()));
         }
         if !configs.is_empty() {
-            let dir = self.pick_dir()?.join(TOPIC_CONFIGS_DIR);
+            let dir = self.pick_dir(&[])?.join(TOPIC_CONFIGS_DIR);
             std::fs::create_dir_all(&dir).map_err(io("create", &dir))?;
-            write_atomic(&dir.join(format!("{name}.properties")), &render_properties(&configs))?;
+            write_atomic(
+                &dir.join(format!("{name}.properties")),
+                &render_properties(&configs),
+            )?;
         }
         let id = random_kafka_uuid();
         let mut logs = Vec::new();
         for p in 0..partitions {
-            match self.create_log(name, id, p, &configs) {
+            match self.create_log(name, id, p, &configs, &logs) {
                 Ok(l) => logs.push(l),
                 Err(e) => {
                     self.remove_files(name, &logs);
@@ -425,7 +431,8 @@ impl LogManager {
                 continue;
             };
             let doomed = dir.with_file_name(format!("{file_name}.{tag}-delete"));
-            let result = std::fs::rename(&dir, &doomed).and_then(|()| std::fs::remove_dir_all(&doomed));
+            let result =
+                std::fs::rename(&dir, &doomed).and_then(|()| std::fs::remove_dir_all(&doomed));
             if let Err(e) = result {
                 tracing::warn!(dir = %dir.display(), error = %e, "removing a deleted partition failed");
             }
@@ -461,7 +468,7 @@ impl LogManager {
             )));
         }
         for p in current..total {
-            let log = self.create_log(name, topic.id, p, &topic.configs)?;
+            let log = self.create_log(name, topic.id, p, &topic.configs, &[])?;
             topic
                 .partitions
                 .write()
@@ -545,5 +552,6 @@ impl LogManager {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 #[path = "log_manager_tests.rs"]
 mod tests;

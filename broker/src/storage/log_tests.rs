@@ -32,10 +32,23 @@ fn append_and_read_across_segments() {
         assert_eq!(info.log_append_time, -1);
         assert!(!info.needs_flush);
     }
-    assert_eq!((log.log_end_offset(), log.high_watermark(), log.log_start_offset()), (60, 60, 0));
+    assert_eq!(
+        (
+            log.log_end_offset(),
+            log.high_watermark(),
+            log.log_start_offset()
+        ),
+        (60, 60, 0)
+    );
     let segs = std::fs::read_dir(dir.path())
         .unwrap()
-        .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "log"))
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "log")
+        })
         .count();
     assert!(segs >= 3, "1 KiB segments must have rolled: {segs}");
     // Every offset is readable, starting with the batch that contains it.
@@ -49,8 +62,14 @@ fn append_and_read_across_segments() {
     assert!(log.read(4, 10, false).unwrap().records.is_empty());
     assert_eq!(log.read(4, 10, true).unwrap().records.len(), b.len());
     assert!(log.read(60, 100, true).unwrap().records.is_empty());
-    assert!(matches!(log.read(61, 100, true), Err(ReadError::OffsetOutOfRange { .. })));
-    assert!(matches!(log.read(-1, 100, true), Err(ReadError::OffsetOutOfRange { .. })));
+    assert!(matches!(
+        log.read(61, 100, true),
+        Err(ReadError::OffsetOutOfRange { .. })
+    ));
+    assert!(matches!(
+        log.read(-1, 100, true),
+        Err(ReadError::OffsetOutOfRange { .. })
+    ));
     // Batches are stored with leader epoch 0 and the producer's payload untouched.
     let r = log.read(30, 1 << 20, true).unwrap();
     let h = BatchHeader::new(&r.records).unwrap();
@@ -108,11 +127,26 @@ fn idempotent_producer_rules_through_the_log() {
     let dup = log.append(batch(spec(0)), 0).unwrap();
     assert_eq!((dup.base_offset, dup.last_offset), (1, 2));
     assert_eq!(log.log_end_offset(), 5, "a duplicate writes nothing");
-    assert!(matches!(log.append(batch(spec(9)), 0), Err(AppendError::OutOfOrderSequence(_))));
-    let old_epoch = BatchSpec { producer: (42, 0, 4), ..spec(4) };
-    assert!(matches!(log.append(batch(old_epoch), 0), Err(AppendError::InvalidProducerEpoch(_))));
-    let unknown = BatchSpec { producer: (43, 0, 4), ..spec(4) };
-    assert!(matches!(log.append(batch(unknown), 0), Err(AppendError::UnknownProducerId(43))));
+    assert!(matches!(
+        log.append(batch(spec(9)), 0),
+        Err(AppendError::OutOfOrderSequence(_))
+    ));
+    let old_epoch = BatchSpec {
+        producer: (42, 0, 4),
+        ..spec(4)
+    };
+    assert!(matches!(
+        log.append(batch(old_epoch), 0),
+        Err(AppendError::InvalidProducerEpoch(_))
+    ));
+    let unknown = BatchSpec {
+        producer: (43, 0, 4),
+        ..spec(4)
+    };
+    assert!(matches!(
+        log.append(batch(unknown), 0),
+        Err(AppendError::UnknownProducerId(43))
+    ));
     // State survives a reopen (rebuilt from batch headers).
     drop(log);
     let log = open(dir.path(), small_config(), false, 0);
@@ -130,7 +164,10 @@ fn bad_batches_write_nothing() {
     bad[n - 1] ^= 0xff;
     let mut req = simple(1, 0).to_vec();
     req.extend_from_slice(&bad);
-    assert!(matches!(log.append(Bytes::from(req), 0), Err(AppendError::Corrupt(_))));
+    assert!(matches!(
+        log.append(Bytes::from(req), 0),
+        Err(AppendError::Corrupt(_))
+    ));
     assert_eq!(log.log_end_offset(), 0);
 }
 
@@ -141,7 +178,9 @@ fn clean_reopen_keeps_everything() {
     for i in 0..30 {
         log.append(simple(2, i), 0).unwrap();
     }
-    let before: Vec<Bytes> = (0..60).map(|o| log.read(o, 1 << 20, true).unwrap().records).collect();
+    let before: Vec<Bytes> = (0..60)
+        .map(|o| log.read(o, 1 << 20, true).unwrap().records)
+        .collect();
     log.close().unwrap();
     drop(log);
     let log = open(dir.path(), small_config(), true, 0);
@@ -174,7 +213,10 @@ async fn flush_up_to_group_commits() {
     }
     assert_eq!(log.recovery_point(), 16);
     let fsyncs = log.fsyncs.load(Ordering::Acquire);
-    assert!((1..16).contains(&fsyncs), "waiters must share fsyncs: {fsyncs}");
+    assert!(
+        (1..16).contains(&fsyncs),
+        "waiters must share fsyncs: {fsyncs}"
+    );
     // Already durable: returns at once without another fsync.
     log.flush_up_to(3).await.unwrap();
     assert_eq!(log.fsyncs.load(Ordering::Acquire), fsyncs);
@@ -186,7 +228,10 @@ async fn failed_flush_takes_the_log_offline() {
     let log = open(dir.path(), small_config(), true, 0);
     log.append(simple(1, 0), 0).unwrap();
     log.offline.store(true, Ordering::Release);
-    assert!(matches!(log.flush_up_to(0).await, Err(StorageError::Offline(_))));
+    assert!(matches!(
+        log.flush_up_to(0).await,
+        Err(StorageError::Offline(_))
+    ));
     assert!(matches!(
         log.append(simple(1, 0), 0),
         Err(AppendError::Storage(StorageError::Offline(_)))
@@ -216,7 +261,9 @@ fn readers_never_see_past_the_high_watermark() {
             for b in &batches {
                 crate::storage::record_batch::check_header(b).unwrap();
             }
-            let last = BatchHeader::new(batches.last().unwrap()).unwrap().last_offset();
+            let last = BatchHeader::new(batches.last().unwrap())
+                .unwrap()
+                .last_offset();
             assert!(last < r.high_watermark);
             seen = last + 1;
         }

@@ -31,9 +31,10 @@ pub mod record_batch;
 pub mod record_walk;
 pub mod recovery;
 pub mod segment;
-pub mod time_index;
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 pub mod test_util;
+pub mod time_index;
 pub mod topic_config;
 
 pub use error::{AppendError, ReadError, StorageError};

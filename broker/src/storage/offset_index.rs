@@ -63,10 +63,7 @@ impl OffsetIndex {
 
     /// The entry with the largest offset `<= target`, or (base offset, 0) when there is none.
     pub fn lookup(&self, target: i64) -> (i64, u32) {
-        match self
-            .file
-            .last_matching(|e| self.decode(e).0 <= target)
-        {
+        match self.file.last_matching(|e| self.decode(e).0 <= target) {
             Some(i) => self.entry(i),
             None => (self.base_offset, 0),
         }
@@ -140,6 +137,7 @@ impl OffsetIndex {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -174,7 +172,10 @@ mod tests {
         let (idx, aligned) = OffsetIndex::open(&path, 100).unwrap();
         assert!(aligned);
         assert_eq!(idx.lookup(125), (120, 8192));
-        assert_eq!(std::fs::read(&path).unwrap()[..8], [0, 0, 0, 10, 0, 0, 16, 0]);
+        assert_eq!(
+            std::fs::read(&path).unwrap()[..8],
+            [0, 0, 0, 10, 0, 0, 16, 0]
+        );
     }
 
     #[test]

@@ -132,7 +132,11 @@ impl ProducerStateManager {
     /// Forgets batches at or past `offset` (after the log was truncated there).
     pub fn truncate_from(&mut self, offset: i64) {
         for e in self.producers.values_mut() {
-            let kept: Vec<BatchMetadata> = e.iter().filter(|b| b.last_offset < offset).copied().collect();
+            let kept: Vec<BatchMetadata> = e
+                .iter()
+                .filter(|b| b.last_offset < offset)
+                .copied()
+                .collect();
             let epoch = e.epoch;
             *e = ProducerEntry::new(epoch);
             for b in kept {
@@ -230,6 +234,7 @@ impl AppendSession<'_> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -243,7 +248,12 @@ mod tests {
         }
     }
 
-    fn append(m: &mut ProducerStateManager, pid: i64, epoch: i16, b: BatchMetadata) -> Result<SequenceCheck, AppendError> {
+    fn append(
+        m: &mut ProducerStateManager,
+        pid: i64,
+        epoch: i16,
+        b: BatchMetadata,
+    ) -> Result<SequenceCheck, AppendError> {
         let mut s = m.session();
         let r = s.check(pid, epoch, b.first_seq, b.last_seq)?;
         if r == SequenceCheck::Append {
@@ -257,36 +267,66 @@ mod tests {
     fn duplicates_of_last_five_batches_return_original_offsets() {
         let mut m = ProducerStateManager::new();
         for i in 0..7 {
-            assert_eq!(append(&mut m, 1, 0, meta(i * 10, i * 10 + 9, i64::from(i) * 10)).unwrap(), SequenceCheck::Append);
+            assert_eq!(
+                append(&mut m, 1, 0, meta(i * 10, i * 10 + 9, i64::from(i) * 10)).unwrap(),
+                SequenceCheck::Append
+            );
         }
         // Batch 2 (seq 20..29) is among the last five; batch 1 is not any more.
         assert_eq!(
             append(&mut m, 1, 0, meta(20, 29, 999)).unwrap(),
             SequenceCheck::Duplicate(meta(20, 29, 20))
         );
-        assert!(matches!(append(&mut m, 1, 0, meta(10, 19, 999)), Err(AppendError::OutOfOrderSequence(_))));
+        assert!(matches!(
+            append(&mut m, 1, 0, meta(10, 19, 999)),
+            Err(AppendError::OutOfOrderSequence(_))
+        ));
     }
 
     #[test]
     fn sequence_gaps_and_epochs() {
         let mut m = ProducerStateManager::new();
-        assert!(matches!(append(&mut m, 7, 0, meta(5, 6, 0)), Err(AppendError::UnknownProducerId(7))));
+        assert!(matches!(
+            append(&mut m, 7, 0, meta(5, 6, 0)),
+            Err(AppendError::UnknownProducerId(7))
+        ));
         append(&mut m, 7, 3, meta(0, 4, 0)).unwrap();
-        assert!(matches!(append(&mut m, 7, 3, meta(6, 7, 5)), Err(AppendError::OutOfOrderSequence(_))));
-        assert!(matches!(append(&mut m, 7, 2, meta(5, 6, 5)), Err(AppendError::InvalidProducerEpoch(_))));
-        assert!(matches!(append(&mut m, 7, 4, meta(5, 6, 5)), Err(AppendError::OutOfOrderSequence(_))));
-        assert_eq!(append(&mut m, 7, 4, meta(0, 1, 5)).unwrap(), SequenceCheck::Append);
+        assert!(matches!(
+            append(&mut m, 7, 3, meta(6, 7, 5)),
+            Err(AppendError::OutOfOrderSequence(_))
+        ));
+        assert!(matches!(
+            append(&mut m, 7, 2, meta(5, 6, 5)),
+            Err(AppendError::InvalidProducerEpoch(_))
+        ));
+        assert!(matches!(
+            append(&mut m, 7, 4, meta(5, 6, 5)),
+            Err(AppendError::OutOfOrderSequence(_))
+        ));
+        assert_eq!(
+            append(&mut m, 7, 4, meta(0, 1, 5)).unwrap(),
+            SequenceCheck::Append
+        );
         assert_eq!(m.get(7).unwrap().epoch, 4);
-        assert_eq!(append(&mut m, 7, 4, meta(2, 2, 7)).unwrap(), SequenceCheck::Append);
+        assert_eq!(
+            append(&mut m, 7, 4, meta(2, 2, 7)).unwrap(),
+            SequenceCheck::Append
+        );
         // Non-idempotent producers skip every check.
-        assert_eq!(append(&mut m, -1, -1, meta(77, 77, 8)).unwrap(), SequenceCheck::Append);
+        assert_eq!(
+            append(&mut m, -1, -1, meta(77, 77, 8)).unwrap(),
+            SequenceCheck::Append
+        );
     }
 
     #[test]
     fn sequence_wraps_around() {
         let mut m = ProducerStateManager::new();
         m.load_batch(9, 0, meta(i32::MAX - 1, i32::MAX, 100));
-        assert_eq!(append(&mut m, 9, 0, meta(0, 3, 102)).unwrap(), SequenceCheck::Append);
+        assert_eq!(
+            append(&mut m, 9, 0, meta(0, 3, 102)).unwrap(),
+            SequenceCheck::Append
+        );
     }
 
     #[test]

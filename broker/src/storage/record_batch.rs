@@ -265,9 +265,9 @@ pub fn validate_batch(
             "transactions are not supported yet".into(),
         ));
     }
-    let codec = h
-        .codec()
-        .ok_or_else(|| AppendError::Corrupt(format!("unknown codec in attributes {:#x}", h.attributes())))?;
+    let codec = h.codec().ok_or_else(|| {
+        AppendError::Corrupt(format!("unknown codec in attributes {:#x}", h.attributes()))
+    })?;
     let stats = walk_records(
         codec,
         &batch[HEADER_LEN..],
@@ -292,8 +292,9 @@ pub fn validate_batch(
 /// The batch-level checks shared by validation before append and recovery: exact length, magic 2,
 /// CRC-32C, a record count of at least 1 that matches lastOffsetDelta.
 pub fn check_header(batch: &[u8]) -> Result<BatchHeader<'_>, AppendError> {
-    let h = BatchHeader::new(batch)
-        .ok_or_else(|| AppendError::Corrupt(format!("batch of {} bytes is too short", batch.len())))?;
+    let h = BatchHeader::new(batch).ok_or_else(|| {
+        AppendError::Corrupt(format!("batch of {} bytes is too short", batch.len()))
+    })?;
     if h.total_size() != Some(batch.len()) {
         return Err(AppendError::Corrupt(format!(
             "batchLength {} does not match {} bytes",
@@ -361,7 +362,10 @@ pub fn find_timestamp_in_batch(
 }
 
 /// The record stats of a stored batch (used to rebuild the max-timestamp offset on load).
-pub fn batch_stats(batch: &[u8], max_decompressed_bytes: usize) -> Result<RecordStats, AppendError> {
+pub fn batch_stats(
+    batch: &[u8],
+    max_decompressed_bytes: usize,
+) -> Result<RecordStats, AppendError> {
     let h = check_header(batch)?;
     let codec = h
         .codec()
@@ -386,7 +390,12 @@ impl PatchedHeader {
     /// Copies `batch`'s header, sets baseOffset and partitionLeaderEpoch (both outside the CRC)
     /// and, when `log_append_time` is given, sets the timestamp-type bit and maxTimestamp and
     /// recomputes the CRC over the new header and the unchanged payload.
-    pub fn new(batch: &[u8], base_offset: i64, leader_epoch: i32, log_append_time: Option<i64>) -> Self {
+    pub fn new(
+        batch: &[u8],
+        base_offset: i64,
+        leader_epoch: i32,
+        log_append_time: Option<i64>,
+    ) -> Self {
         let mut h = [0u8; HEADER_LEN];
         h.copy_from_slice(&batch[..HEADER_LEN]);
         h[BASE_OFFSET..BASE_OFFSET + 8].copy_from_slice(&base_offset.to_be_bytes());
@@ -403,5 +412,6 @@ impl PatchedHeader {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 #[path = "record_batch_tests.rs"]
 mod tests;

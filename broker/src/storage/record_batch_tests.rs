@@ -76,7 +76,10 @@ fn limits() -> ValidationLimits {
 }
 
 fn two_records() -> Vec<Vec<u8>> {
-    vec![record(0, Some(b"k0"), b"hello"), record(1, Some(b"k1"), b"world")]
+    vec![
+        record(0, Some(b"k0"), b"hello"),
+        record(1, Some(b"k1"), b"world"),
+    ]
 }
 
 #[test]
@@ -98,14 +101,25 @@ fn bad_crc_lengths_and_magic_are_corrupt() {
     let mut b = good.clone();
     let last = b.len() - 1;
     b[last] ^= 1;
-    assert!(matches!(validate_batch(&b, &limits()), Err(AppendError::Corrupt(m)) if m.contains("CRC")));
+    assert!(
+        matches!(validate_batch(&b, &limits()), Err(AppendError::Corrupt(m)) if m.contains("CRC"))
+    );
     let mut b = good.clone();
     b[8..12].copy_from_slice(&((good.len() - 11) as i32).to_be_bytes());
-    assert!(matches!(validate_batch(&b, &limits()), Err(AppendError::Corrupt(_))));
+    assert!(matches!(
+        validate_batch(&b, &limits()),
+        Err(AppendError::Corrupt(_))
+    ));
     let mut b = good.clone();
     b[16] = 1;
-    assert!(matches!(validate_batch(&b, &limits()), Err(AppendError::Corrupt(_))));
-    assert!(matches!(validate_batch(&good[..40], &limits()), Err(AppendError::Corrupt(_))));
+    assert!(matches!(
+        validate_batch(&b, &limits()),
+        Err(AppendError::Corrupt(_))
+    ));
+    assert!(matches!(
+        validate_batch(&good[..40], &limits()),
+        Err(AppendError::Corrupt(_))
+    ));
     // Splitting refuses a batchLength that runs past the buffer, and trailing garbage.
     let mut two = good.clone();
     two.extend_from_slice(&good[..20]);
@@ -119,13 +133,22 @@ fn bad_crc_lengths_and_magic_are_corrupt() {
 fn lying_record_count_is_refused() {
     // Count and lastOffsetDelta agree but there are only two records.
     let b = hand_batch(&two_records(), 3, 2, 0);
-    assert!(matches!(validate_batch(&b, &limits()), Err(AppendError::InvalidRecord(_))));
+    assert!(matches!(
+        validate_batch(&b, &limits()),
+        Err(AppendError::InvalidRecord(_))
+    ));
     // Count disagrees with lastOffsetDelta.
     let b = hand_batch(&two_records(), 3, 1, 0);
-    assert!(matches!(validate_batch(&b, &limits()), Err(AppendError::Corrupt(_))));
+    assert!(matches!(
+        validate_batch(&b, &limits()),
+        Err(AppendError::Corrupt(_))
+    ));
     // Fewer claimed than present: bytes left over.
     let b = hand_batch(&two_records(), 1, 0, 0);
-    assert!(matches!(validate_batch(&b, &limits()), Err(AppendError::InvalidRecord(_))));
+    assert!(matches!(
+        validate_batch(&b, &limits()),
+        Err(AppendError::InvalidRecord(_))
+    ));
     let b = hand_batch(&[], 0, -1, 0);
     assert!(validate_batch(&b, &limits()).is_err());
 }
@@ -134,12 +157,17 @@ fn lying_record_count_is_refused() {
 fn wrong_offset_deltas_and_record_lengths_are_invalid() {
     let recs = vec![record(0, Some(b"k"), b"a"), record(5, Some(b"k"), b"b")];
     let b = hand_batch(&recs, 2, 1, 0);
-    assert!(matches!(validate_batch(&b, &limits()), Err(AppendError::InvalidRecord(m)) if m.contains("offset delta")));
+    assert!(
+        matches!(validate_batch(&b, &limits()), Err(AppendError::InvalidRecord(m)) if m.contains("offset delta"))
+    );
     // A record length one byte too long swallows the next record's first byte.
     let mut r0 = record(0, Some(b"k"), b"a");
     r0[0] += 2; // zigzag: +1 in value
     let b = hand_batch(&[r0, record(1, Some(b"k"), b"b")], 2, 1, 0);
-    assert!(matches!(validate_batch(&b, &limits()), Err(AppendError::InvalidRecord(_))));
+    assert!(matches!(
+        validate_batch(&b, &limits()),
+        Err(AppendError::InvalidRecord(_))
+    ));
 }
 
 #[test]
@@ -149,23 +177,40 @@ fn size_transactions_and_compaction_rules() {
         max_message_bytes: b.len() - 1,
         ..limits()
     };
-    assert!(matches!(validate_batch(&b, &small), Err(AppendError::MessageTooLarge { .. })));
+    assert!(matches!(
+        validate_batch(&b, &small),
+        Err(AppendError::MessageTooLarge { .. })
+    ));
     let b = hand_batch(&two_records(), 2, 1, 0x10);
-    assert!(matches!(validate_batch(&b, &limits()), Err(AppendError::InvalidRecord(_))));
+    assert!(matches!(
+        validate_batch(&b, &limits()),
+        Err(AppendError::InvalidRecord(_))
+    ));
     let b = hand_batch(&two_records(), 2, 1, 0x20);
-    assert!(matches!(validate_batch(&b, &limits()), Err(AppendError::InvalidRecord(_))));
+    assert!(matches!(
+        validate_batch(&b, &limits()),
+        Err(AppendError::InvalidRecord(_))
+    ));
     let keyless = hand_batch(&[record(0, None, b"x")], 1, 0, 0);
     assert!(validate_batch(&keyless, &limits()).is_ok());
     let compact = ValidationLimits {
         compact: true,
         ..limits()
     };
-    assert!(matches!(validate_batch(&keyless, &compact), Err(AppendError::InvalidRecord(_))));
+    assert!(matches!(
+        validate_batch(&keyless, &compact),
+        Err(AppendError::InvalidRecord(_))
+    ));
 }
 
 #[test]
 fn compressed_batches_are_walked_and_capped() {
-    for compression in [Compression::Gzip, Compression::Snappy, Compression::Lz4, Compression::Zstd] {
+    for compression in [
+        Compression::Gzip,
+        Compression::Snappy,
+        Compression::Lz4,
+        Compression::Zstd,
+    ] {
         let spec = BatchSpec {
             count: 50,
             compression,
@@ -186,12 +231,18 @@ fn compressed_batches_are_walked_and_capped() {
             matches!(validate_batch(&b, &capped), Err(AppendError::InvalidRecord(m)) if m.contains("exceeds")),
             "{compression:?}"
         );
-        let keyless = batch(BatchSpec { keyed: false, ..spec });
+        let keyless = batch(BatchSpec {
+            keyed: false,
+            ..spec
+        });
         let compact = ValidationLimits {
             compact: true,
             ..limits()
         };
-        assert!(matches!(validate_batch(&keyless, &compact), Err(AppendError::InvalidRecord(_))));
+        assert!(matches!(
+            validate_batch(&keyless, &compact),
+            Err(AppendError::InvalidRecord(_))
+        ));
     }
 }
 
@@ -202,7 +253,14 @@ fn patches_keep_the_batch_valid() {
     let mut out = p.0.to_vec();
     out.extend_from_slice(&b[HEADER_LEN..]);
     let h = check_header(&out).unwrap();
-    assert_eq!((h.base_offset(), h.partition_leader_epoch(), h.max_timestamp()), (42, 0, 1010));
+    assert_eq!(
+        (
+            h.base_offset(),
+            h.partition_leader_epoch(),
+            h.max_timestamp()
+        ),
+        (42, 0, 1010)
+    );
     assert!(!h.is_log_append_time());
     let p = PatchedHeader::new(&b, 7, 0, Some(99_999));
     let mut out = p.0.to_vec();
@@ -210,13 +268,22 @@ fn patches_keep_the_batch_valid() {
     let h = check_header(&out).unwrap();
     assert!(h.is_log_append_time());
     assert_eq!(h.max_timestamp(), 99_999);
-    assert_eq!(find_timestamp_in_batch(&out, 5, 1 << 20).unwrap(), Some((0, 99_999)));
+    assert_eq!(
+        find_timestamp_in_batch(&out, 5, 1 << 20).unwrap(),
+        Some((0, 99_999))
+    );
 }
 
 #[test]
 fn timestamps_are_found_inside_a_batch() {
     let b = hand_batch(&two_records(), 2, 1, 0);
-    assert_eq!(find_timestamp_in_batch(&b, 1005, 1 << 20).unwrap(), Some((1, 1010)));
-    assert_eq!(find_timestamp_in_batch(&b, 0, 1 << 20).unwrap(), Some((0, 1000)));
+    assert_eq!(
+        find_timestamp_in_batch(&b, 1005, 1 << 20).unwrap(),
+        Some((1, 1010))
+    );
+    assert_eq!(
+        find_timestamp_in_batch(&b, 0, 1 << 20).unwrap(),
+        Some((0, 1000))
+    );
     assert_eq!(find_timestamp_in_batch(&b, 2000, 1 << 20).unwrap(), None);
 }

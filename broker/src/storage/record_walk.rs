@@ -83,15 +83,13 @@ struct StreamSource<R: BufRead> {
 
 impl<R: BufRead> StreamSource<R> {
     fn chunk(&mut self) -> Result<&[u8], AppendError> {
-        self.inner
-            .fill_buf()
-            .map_err(|e| {
-                if e.kind() == std::io::ErrorKind::OutOfMemory {
-                    invalid(format!("decompressed batch exceeds {} bytes", self.cap))
-                } else {
-                    AppendError::Corrupt(format!("decompression failed: {e}"))
-                }
-            })
+        self.inner.fill_buf().map_err(|e| {
+            if e.kind() == std::io::ErrorKind::OutOfMemory {
+                invalid(format!("decompressed batch exceeds {} bytes", self.cap))
+            } else {
+                AppendError::Corrupt(format!("decompression failed: {e}"))
+            }
+        })
     }
     fn advance(&mut self, n: usize) -> Result<(), AppendError> {
         self.inner.consume(n);
@@ -276,11 +274,25 @@ pub fn walk_records(
         }
         Codec::Lz4 => {
             let d = lz4::Decoder::new(payload).map_err(corrupt)?;
-            walk_stream(BufReader::with_capacity(BUF, d), cap, count, compact, base_timestamp, visit)
+            walk_stream(
+                BufReader::with_capacity(BUF, d),
+                cap,
+                count,
+                compact,
+                base_timestamp,
+                visit,
+            )
         }
         Codec::Zstd => {
             let d = zstd::stream::read::Decoder::with_buffer(payload).map_err(corrupt)?;
-            walk_stream(BufReader::with_capacity(BUF, d), cap, count, compact, base_timestamp, visit)
+            walk_stream(
+                BufReader::with_capacity(BUF, d),
+                cap,
+                count,
+                compact,
+                base_timestamp,
+                visit,
+            )
         }
     }
 }
@@ -343,12 +355,20 @@ impl<'a> SnappyReader<'a> {
         }
         let compressed = if self.framed {
             if self.input.len() < 4 {
-                return Err(Error::new(ErrorKind::InvalidData, "torn snappy block length"));
+                return Err(Error::new(
+                    ErrorKind::InvalidData,
+                    "torn snappy block length",
+                ));
             }
-            let len = u32::from_be_bytes([self.input[0], self.input[1], self.input[2], self.input[3]]) as usize;
+            let len =
+                u32::from_be_bytes([self.input[0], self.input[1], self.input[2], self.input[3]])
+                    as usize;
             let rest = &self.input[4..];
             if len > rest.len() {
-                return Err(Error::new(ErrorKind::InvalidData, "snappy block past the end"));
+                return Err(Error::new(
+                    ErrorKind::InvalidData,
+                    "snappy block past the end",
+                ));
             }
             let (block, after) = rest.split_at(len);
             self.input = after;
@@ -356,10 +376,14 @@ impl<'a> SnappyReader<'a> {
         } else {
             std::mem::take(&mut self.input)
         };
-        let n = snap::raw::decompress_len(compressed).map_err(|e| Error::new(ErrorKind::InvalidData, e))?;
+        let n = snap::raw::decompress_len(compressed)
+            .map_err(|e| Error::new(ErrorKind::InvalidData, e))?;
         if n as u64 > self.budget {
             // Fail before allocating the block; the caller maps OutOfMemory to the cap error.
-            return Err(Error::new(ErrorKind::OutOfMemory, "snappy block exceeds the cap"));
+            return Err(Error::new(
+                ErrorKind::OutOfMemory,
+                "snappy block exceeds the cap",
+            ));
         }
         self.budget -= n as u64;
         self.block.resize(n, 0);

@@ -106,7 +106,10 @@ pub fn load(
         out.segments.insert(0, Arc::new(seg));
     }
     if let Some((ts, seg, loc)) = max_ts {
-        out.max_timestamp = Some((exact_offset_of_max(&seg, &loc, config).unwrap_or(loc.last_offset), ts));
+        out.max_timestamp = Some((
+            exact_offset_of_max(&seg, &loc, config).unwrap_or(loc.last_offset),
+            ts,
+        ));
     }
     let last = out.segments.keys().next_back().copied();
     for (base, seg) in &out.segments {
@@ -132,11 +135,15 @@ fn list_segments(dir: &Path) -> Result<Vec<i64>, StorageError> {
             std::fs::remove_file(&p).map_err(io("remove", &p))?;
             continue;
         }
-        let Some((stem, ext)) = name.split_once('.') else { continue };
+        let Some((stem, ext)) = name.split_once('.') else {
+            continue;
+        };
         if stem.len() != 20 || !stem.bytes().all(|b| b.is_ascii_digit()) {
             continue;
         }
-        let Ok(base) = stem.parse::<i64>() else { continue };
+        let Ok(base) = stem.parse::<i64>() else {
+            continue;
+        };
         match ext {
             "log" => logs.push(base),
             "index" | "timeindex" => indexes.push((base, entry.path())),
@@ -287,5 +294,6 @@ fn exact_offset_of_max(seg: &LogSegment, loc: &BatchLocation, config: &LogConfig
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 #[path = "recovery_tests.rs"]
 mod tests;

@@ -42,7 +42,10 @@ fn appended_garbage_is_cut_off() {
     let dir = tempfile::tempdir().unwrap();
     let segs = build(dir.path());
     let last = *segs.last().unwrap();
-    let mut f = std::fs::OpenOptions::new().append(true).open(seg_path(dir.path(), last, "log")).unwrap();
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(seg_path(dir.path(), last, "log"))
+        .unwrap();
     f.write_all(&[0xAB; 100]).unwrap();
     drop(f);
     let log = open(dir.path(), false, 0);
@@ -58,11 +61,19 @@ fn torn_tail_batch_is_removed() {
     let last = *segs.last().unwrap();
     let p = seg_path(dir.path(), last, "log");
     let len = std::fs::metadata(&p).unwrap().len();
-    std::fs::OpenOptions::new().write(true).open(&p).unwrap().set_len(len - 5).unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&p)
+        .unwrap()
+        .set_len(len - 5)
+        .unwrap();
     let log = open(dir.path(), false, last);
     assert_eq!(log.log_end_offset(), 58);
     all_readable(&log);
-    assert_eq!(std::fs::metadata(&p).unwrap().len(), len - simple(2, 0).len() as u64);
+    assert_eq!(
+        std::fs::metadata(&p).unwrap().len(),
+        len - simple(2, 0).len() as u64
+    );
 }
 
 #[test]
@@ -72,7 +83,12 @@ fn clean_shutdown_torn_tail_is_still_never_exposed() {
     let last = *segs.last().unwrap();
     let p = seg_path(dir.path(), last, "log");
     let len = std::fs::metadata(&p).unwrap().len();
-    std::fs::OpenOptions::new().write(true).open(&p).unwrap().set_len(len - 5).unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&p)
+        .unwrap()
+        .set_len(len - 5)
+        .unwrap();
     let log = open(dir.path(), true, 60);
     assert_eq!(log.log_end_offset(), 58);
     all_readable(&log);
@@ -109,7 +125,11 @@ fn segments_below_the_recovery_point_are_not_rechecked() {
     assert_eq!(log.log_end_offset(), 60, "trusted below the recovery point");
     drop(log);
     let log = open(dir.path(), false, 0);
-    assert_eq!(log.log_end_offset(), 0, "recovery point 0 re-checks everything");
+    assert_eq!(
+        log.log_end_offset(),
+        0,
+        "recovery point 0 re-checks everything"
+    );
 }
 
 #[test]
@@ -126,7 +146,10 @@ fn deleted_index_files_are_rebuilt() {
     all_readable(&log);
     assert_eq!(log.offset_for_timestamp(1_010).unwrap(), Some((19, 1_010)));
     log.close().unwrap();
-    assert_eq!(std::fs::read(seg_path(dir.path(), segs[0], "index")).unwrap(), before);
+    assert_eq!(
+        std::fs::read(seg_path(dir.path(), segs[0], "index")).unwrap(),
+        before
+    );
 }
 
 #[test]
@@ -154,7 +177,11 @@ fn corrupted_index_files_are_rebuilt() {
 fn leftovers_and_orphans_are_removed() {
     let dir = tempfile::tempdir().unwrap();
     build(dir.path());
-    for name in ["00000000000000000000.log.swap", "x.cleaned", "00000000000000000005.log.deleted"] {
+    for name in [
+        "00000000000000000000.log.swap",
+        "x.cleaned",
+        "00000000000000000005.log.deleted",
+    ] {
         std::fs::write(dir.path().join(name), b"junk").unwrap();
     }
     std::fs::write(seg_path(dir.path(), 999_999, "index"), b"").unwrap();
@@ -164,6 +191,8 @@ fn leftovers_and_orphans_are_removed() {
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
-    assert!(names.iter().all(|n| !n.contains("swap") && !n.contains("cleaned") && !n.contains("deleted")));
+    assert!(names
+        .iter()
+        .all(|n| !n.contains("swap") && !n.contains("cleaned") && !n.contains("deleted")));
     assert!(!seg_path(dir.path(), 999_999, "index").exists());
 }

@@ -174,9 +174,12 @@ impl LogSegment {
         rolling_ms: i64,
         indexes: Option<&mut SegmentIndexes>,
     ) {
-        let _ = self
-            .rolling_base_ms
-            .compare_exchange(i64::MIN, rolling_ms, Ordering::AcqRel, Ordering::Acquire);
+        let _ = self.rolling_base_ms.compare_exchange(
+            i64::MIN,
+            rolling_ms,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        );
         if max_timestamp > self.max_timestamp.load(Ordering::Acquire) {
             self.offset_of_max_timestamp
                 .store(loc.last_offset, Ordering::Release);
@@ -194,7 +197,8 @@ impl LogSegment {
         }
         self.bytes_since_index_entry
             .fetch_add(loc.size, Ordering::AcqRel);
-        self.next_offset.store(loc.last_offset + 1, Ordering::Release);
+        self.next_offset
+            .store(loc.last_offset + 1, Ordering::Release);
     }
 
     /// Appends one batch: its patched header, then its payload straight from the producer's
@@ -230,7 +234,8 @@ impl LogSegment {
             base_offset: BatchHeader::new(&header.0).map_or(last_offset, |h| h.base_offset()),
             last_offset,
         };
-        let needs_entry = self.bytes_since_index_entry.load(Ordering::Acquire) > self.index_interval_bytes;
+        let needs_entry =
+            self.bytes_since_index_entry.load(Ordering::Acquire) > self.index_interval_bytes;
         if needs_entry {
             let mut idx = self.indexes_mut();
             self.track_batch(&loc, max_timestamp, now_ms, Some(&mut idx));
@@ -244,7 +249,13 @@ impl LogSegment {
     /// True when a batch of `batch_size` bytes ending at `last_offset` must go to a new segment:
     /// this one is non-empty and would pass `segment.bytes`, is older than `segment.ms`, has a
     /// full index, or cannot express the offset relative to its base in 32 bits.
-    pub fn should_roll(&self, batch_size: u64, last_offset: i64, now_ms: i64, config: &LogConfig) -> bool {
+    pub fn should_roll(
+        &self,
+        batch_size: u64,
+        last_offset: i64,
+        now_ms: i64,
+        config: &LogConfig,
+    ) -> bool {
         let size = self.size();
         if size == 0 {
             return false;
@@ -281,7 +292,11 @@ impl LogSegment {
 
     /// Reads the batch header at `position`, or `None` when fewer than a header's bytes remain
     /// before `limit`.
-    pub fn read_header(&self, position: u64, limit: u64) -> Result<Option<[u8; HEADER_LEN]>, StorageError> {
+    pub fn read_header(
+        &self,
+        position: u64,
+        limit: u64,
+    ) -> Result<Option<[u8; HEADER_LEN]>, StorageError> {
         if position + HEADER_LEN as u64 > limit {
             return Ok(None);
         }
@@ -293,7 +308,11 @@ impl LogSegment {
     }
 
     /// The location of the batch at `position`, if a whole, plausible one lies before `limit`.
-    pub fn batch_at(&self, position: u64, limit: u64) -> Result<Option<BatchLocation>, StorageError> {
+    pub fn batch_at(
+        &self,
+        position: u64,
+        limit: u64,
+    ) -> Result<Option<BatchLocation>, StorageError> {
         let Some(h) = self.read_header(position, limit)? else {
             return Ok(None);
         };
@@ -316,7 +335,11 @@ impl LogSegment {
 
     /// The first batch before `limit` whose last offset is `>= offset`: an index lookup, then a
     /// scan of batch headers.
-    pub fn find_batch(&self, offset: i64, limit: u64) -> Result<Option<BatchLocation>, StorageError> {
+    pub fn find_batch(
+        &self,
+        offset: i64,
+        limit: u64,
+    ) -> Result<Option<BatchLocation>, StorageError> {
         let mut pos = u64::from(self.indexes().offset.lookup(offset).1);
         while let Some(loc) = self.batch_at(pos, limit)? {
             if loc.last_offset >= offset {
@@ -366,9 +389,7 @@ impl LogSegment {
 
     /// Fsyncs the `.log` data (fdatasync) and writes back the index mappings.
     pub fn flush(&self) -> Result<(), StorageError> {
-        self.log
-            .sync_data()
-            .map_err(io("fsync", &self.log_path))?;
+        self.log.sync_data().map_err(io("fsync", &self.log_path))?;
         let idx = self.indexes();
         idx.offset.flush()?;
         idx.time.flush()
@@ -376,5 +397,6 @@ impl LogSegment {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 #[path = "segment_tests.rs"]
 mod tests;

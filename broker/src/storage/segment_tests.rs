@@ -7,7 +7,8 @@ fn put(seg: &LogSegment, b: &[u8], base: i64, now: i64) -> i64 {
     let h = BatchHeader::new(b).unwrap();
     let last = base + i64::from(h.last_offset_delta());
     let p = PatchedHeader::new(b, base, 0, None);
-    seg.append(&p, &b[HEADER_LEN..], last, h.max_timestamp(), now).unwrap();
+    seg.append(&p, &b[HEADER_LEN..], last, h.max_timestamp(), now)
+        .unwrap();
     last
 }
 
@@ -47,12 +48,21 @@ fn rolls_on_size_time_and_offset_range() {
     let (seg, _) = LogSegment::open(dir.path(), 0, &cfg).unwrap();
     seg.make_active(&cfg).unwrap();
     let b = simple(1, 0);
-    assert!(!seg.should_roll(5_000, 0, 0, &cfg), "an empty segment never rolls");
+    assert!(
+        !seg.should_roll(5_000, 0, 0, &cfg),
+        "an empty segment never rolls"
+    );
     put(&seg, &b, 0, 50_000);
     assert!(!seg.should_roll(b.len() as u64, 1, 50_001, &cfg));
     assert!(seg.should_roll(1_000, 1, 50_001, &cfg), "size");
-    assert!(seg.should_roll(10, 1, 60_000, &cfg), "segment.ms since the first append");
-    assert!(seg.should_roll(10, i64::from(i32::MAX) + 1, 50_001, &cfg), "offset range");
+    assert!(
+        seg.should_roll(10, 1, 60_000, &cfg),
+        "segment.ms since the first append"
+    );
+    assert!(
+        seg.should_roll(10, i64::from(i32::MAX) + 1, 50_001, &cfg),
+        "offset range"
+    );
 }
 
 #[test]
@@ -70,10 +80,16 @@ fn rolls_when_index_full_and_trims_on_inactive() {
     }
     assert!(seg.should_roll(10, next, 0, &cfg));
     seg.make_inactive().unwrap();
-    let idx_len = std::fs::metadata(dir.path().join("00000000000000000000.index")).unwrap().len();
+    let idx_len = std::fs::metadata(dir.path().join("00000000000000000000.index"))
+        .unwrap()
+        .len();
     assert_eq!(idx_len, 8 * seg.indexes().offset.len() as u64);
     let t = seg.indexes().time.last_entry().unwrap();
-    assert_eq!(t, (3, 3), "the last time entry holds the segment's max timestamp");
+    assert_eq!(
+        t,
+        (3, 3),
+        "the last time entry holds the segment's max timestamp"
+    );
 }
 
 #[test]
@@ -92,5 +108,8 @@ fn truncate_drops_bytes_and_entries() {
     assert_eq!(seg.next_offset(), 2);
     assert!(seg.indexes().offset.lookup(10).1 < 2 * b.len() as u32);
     put(&seg, &b, 2, 0);
-    assert_eq!(seg.find_batch(2, seg.size()).unwrap().unwrap().position, 2 * b.len() as u64);
+    assert_eq!(
+        seg.find_batch(2, seg.size()).unwrap().unwrap().position,
+        2 * b.len() as u64
+    );
 }

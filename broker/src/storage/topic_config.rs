@@ -159,6 +159,7 @@ pub fn validate_configs(overrides: &BTreeMap<String, String>) -> Result<(), Topi
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -198,7 +199,11 @@ mod tests {
         assert_eq!(c.segment_bytes, 1000);
         assert!(c.compact);
         assert_eq!(c.timestamp_type, TimestampType::LogAppendTime);
-        for (k, v) in [("segment.bytes", "x"), ("no.such.config", "1"), ("preallocate", "yes")] {
+        for (k, v) in [
+            ("segment.bytes", "x"),
+            ("no.such.config", "1"),
+            ("preallocate", "yes"),
+        ] {
             match validate_configs(&map(&[(k, v)])) {
                 Err(TopicError::InvalidConfig(msg)) => assert!(msg.contains(k), "{msg}"),
                 other => panic!("{k}: {other:?}"),
