@@ -3,6 +3,8 @@
 //!
 //! - [`record_batch`]: a view over one v2 record batch's header, validation (CRC-32C, lengths,
 //!   record count, decompressed size) and the in-place patches the broker makes.
+//! - [`record_walk`]: walking the records inside a batch, streaming decompression with a cap.
+//! - [`index_file`]: the memory-mapped fixed-entry file under both indexes.
 //! - [`offset_index`] / [`time_index`]: the sparse memory-mapped `.index` and `.timeindex` files.
 //! - [`segment`]: `LogSegment`, one `.log` file with its two indexes.
 //! - [`log`]: `Log`, one partition: its segments, offsets, appends, reads, rolls and flushes.
@@ -12,17 +14,28 @@
 //!   log.
 //! - [`log_manager`]: every partition of every topic, topic ids, the cluster id
 //!   (`meta.properties`) and the clean-shutdown marker.
+//! - [`topic_config`]: accepted topic config names, their checks and effect on [`LogConfig`].
+//! - [`dir_files`] / [`layout`]: `meta.properties`, `partition.metadata`, checkpoints, and
+//!   finding partition directories.
 //! - [`error`]: the storage error types.
 
+pub mod dir_files;
 pub mod error;
+pub mod index_file;
+pub mod layout;
 pub mod log;
 pub mod log_manager;
 pub mod offset_index;
 pub mod producer_state;
 pub mod record_batch;
+pub mod record_walk;
 pub mod recovery;
 pub mod segment;
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+pub mod test_util;
 pub mod time_index;
+pub mod topic_config;
 
 pub use error::{AppendError, ReadError, StorageError};
 pub use log::{AppendInfo, FetchDataInfo, Log, LogConfig, TimestampType};
