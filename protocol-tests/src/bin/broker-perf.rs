@@ -19,7 +19,7 @@ use anyhow::{bail, Context, Result};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
-use rdkafka::{Message, Offset, TopicPartitionList};
+use rdkafka::{Offset, TopicPartitionList};
 
 fn main() -> Result<()> {
     let mut args = std::env::args().skip(1);
@@ -150,6 +150,8 @@ fn consume(opts: &HashMap<String, String>) -> Result<()> {
     let topic = opt(opts, "topic", "perf");
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", opt(opts, "bootstrap", "127.0.0.1:9092"))
+        // librdkafka refuses assign() without a group id; the group is never joined.
+        .set("group.id", "broker-perf")
         .set("enable.auto.commit", "false")
         .set("fetch.max.bytes", "52428800")
         .set("max.partition.fetch.bytes", "10485760")
