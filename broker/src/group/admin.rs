@@ -8,9 +8,9 @@ use kafka_protocol::messages::{
     GroupId, ListGroupsRequest, ListGroupsResponse,
 };
 
+use super::classic_group::{Group, GroupState};
 use super::codes;
 use super::coordinator::{Effects, GroupCoordinator, RequestContext};
-use super::classic_group::{Group, GroupState};
 use super::rebalance::s;
 use super::records::{GroupRecord, OffsetCommitKey};
 

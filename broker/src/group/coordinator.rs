@@ -9,8 +9,8 @@ use std::collections::{BTreeSet, HashMap};
 
 use kafka_protocol::messages::ResponseKind;
 
-use super::config::GroupConfig;
 use super::classic_group::{Group, GroupState};
+use super::config::GroupConfig;
 use super::records::GroupRecord;
 
 /// The caller's handle for one request, chosen by the caller and unique among the requests it
@@ -33,6 +33,11 @@ pub struct RequestContext<'a> {
 }
 
 /// What one call into the coordinator asks of its caller.
+///
+/// The coordinator's memory already reflects the records when they are returned (there is no
+/// rollback): if appending them fails, the caller should answer the responses of this call with
+/// an error such as COORDINATOR_NOT_AVAILABLE and treat the partition as failed, reloading it
+/// with `replay` before serving it again.
 #[derive(Debug, Default)]
 pub struct Effects {
     /// Responses ready now, each for the request with that token (the current request's, and
@@ -69,7 +74,8 @@ pub struct GroupCoordinator {
 }
 
 impl GroupCoordinator {
-    /// A coordinator with no groups. Replay the log with `replay`, then call `complete_load`.
+    /// A coordinator with no groups. Replay the log with `replay`, then call `complete_load`
+    /// (also when there was nothing to replay: it arms offset expiry).
     pub fn new(config: GroupConfig) -> Self {
         Self {
             config,
@@ -96,10 +102,9 @@ impl GroupCoordinator {
         match record {
             GroupRecord::OffsetCommit { key, value } => match value {
                 Some(value) => {
-                    let group = self
-                        .groups
-                        .entry(key.group_id.clone())
-                        .or_insert_with(|| Group::new(key.group_id.clone(), value.commit_timestamp));
+                    let group = self.groups.entry(key.group_id.clone()).or_insert_with(|| {
+                        Group::new(key.group_id.clone(), value.commit_timestamp)
+                    });
                     group
                         .offsets
                         .entry(key.topic)

@@ -5,10 +5,10 @@ use bytes::Bytes;
 use kafka_protocol::messages::JoinGroupRequest;
 use uuid::Uuid;
 
+use super::classic_group::{Group, GroupState};
 use super::codes;
 use super::config::GroupConfig;
 use super::coordinator::{Effects, GroupCoordinator, RequestContext};
-use super::classic_group::{Group, GroupState};
 use super::member::{Member, Parked};
 use super::rebalance::{join_error, sync_error};
 use super::records::GroupRecord;

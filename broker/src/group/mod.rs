@@ -22,9 +22,9 @@
 //! must move; their owners revoke them and immediately rejoin, and the follow-up rebalance
 //! hands them out. The coordinator sees only ordinary JoinGroups with changed metadata.
 
+pub mod classic_group;
 pub mod config;
 pub mod coordinator;
-pub mod classic_group;
 pub mod member;
 pub mod offsets;
 pub mod records;
@@ -42,9 +42,9 @@ mod tests;
 #[cfg(test)]
 mod tests_offsets;
 
+pub use classic_group::GroupState;
 pub use config::GroupConfig;
 pub use coordinator::{Effects, GroupCoordinator, RequestContext, RequestToken};
-pub use classic_group::GroupState;
 pub use records::{
     GroupMetadataValue, GroupRecord, MemberMetadataValue, OffsetCommitKey, OffsetCommitValue,
 };

@@ -19,15 +19,21 @@ impl GroupCoordinator {
     /// OffsetFetch v1-9. A read: it changes nothing and answers at once. Unknown groups are
     /// not an error: their partitions read as -1, as in Kafka. (`require_stable` needs nothing:
     /// this coordinator has no pending transactional offsets.)
-    pub fn offset_fetch(&self, api_version: i16, request: OffsetFetchRequest) -> OffsetFetchResponse {
+    pub fn offset_fetch(
+        &self,
+        api_version: i16,
+        request: OffsetFetchRequest,
+    ) -> OffsetFetchResponse {
         if api_version >= 8 {
             let groups = request
                 .groups
                 .into_iter()
                 .map(|g| {
-                    let wanted = g
-                        .topics
-                        .map(|ts| ts.into_iter().map(|t| (t.name, t.partition_indexes)).collect());
+                    let wanted = g.topics.map(|ts| {
+                        ts.into_iter()
+                            .map(|t| (t.name, t.partition_indexes))
+                            .collect()
+                    });
                     let topics = self
                         .fetch_group(g.group_id.0.as_str(), wanted)
                         .into_iter()
@@ -45,9 +51,11 @@ impl GroupCoordinator {
                 .collect();
             return OffsetFetchResponse::default().with_groups(groups);
         }
-        let wanted = request
-            .topics
-            .map(|ts| ts.into_iter().map(|t| (t.name, t.partition_indexes)).collect());
+        let wanted = request.topics.map(|ts| {
+            ts.into_iter()
+                .map(|t| (t.name, t.partition_indexes))
+                .collect()
+        });
         let topics = self
             .fetch_group(request.group_id.0.as_str(), wanted)
             .into_iter()
@@ -82,7 +90,10 @@ impl GroupCoordinator {
                 .offsets
                 .iter()
                 .map(|(topic, partitions)| {
-                    let fetched = partitions.iter().map(|(p, v)| fetched(*p, Some(v))).collect();
+                    let fetched = partitions
+                        .iter()
+                        .map(|(p, v)| fetched(*p, Some(v)))
+                        .collect();
                     (TopicName(s(topic)), fetched)
                 })
                 .collect();

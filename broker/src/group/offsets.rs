@@ -19,9 +19,9 @@ use kafka_protocol::messages::{
     OffsetCommitRequest, OffsetCommitResponse, OffsetDeleteRequest, OffsetDeleteResponse,
 };
 
+use super::classic_group::{Group, GroupState};
 use super::codes;
 use super::coordinator::{Effects, GroupCoordinator, RequestContext};
-use super::classic_group::{Group, GroupState};
 use super::records::{GroupRecord, OffsetCommitKey, OffsetCommitValue};
 
 impl GroupCoordinator {
@@ -46,7 +46,10 @@ impl GroupCoordinator {
         for topic in request.topics {
             let mut partitions = Vec::with_capacity(topic.partitions.len());
             for p in topic.partitions {
-                let metadata = p.committed_metadata.map(|m| m.to_string()).unwrap_or_default();
+                let metadata = p
+                    .committed_metadata
+                    .map(|m| m.to_string())
+                    .unwrap_or_default();
                 let code = match (&verdict, group.as_deref_mut()) {
                     (Err(code), _) => *code,
                     (Ok(()), _) if metadata.len() > max_metadata => {
@@ -63,10 +66,17 @@ impl GroupCoordinator {
                             },
                             metadata,
                             commit_timestamp: now_ms,
-                            expire_timestamp: (ctx.api_version <= 4 && request.retention_time_ms >= 0)
+                            expire_timestamp: (ctx.api_version <= 4
+                                && request.retention_time_ms >= 0)
                                 .then(|| now_ms.saturating_add(request.retention_time_ms)),
                         };
-                        store_offset(group, topic.name.0.as_str(), p.partition_index, value, &mut fx);
+                        store_offset(
+                            group,
+                            topic.name.0.as_str(),
+                            p.partition_index,
+                            value,
+                            &mut fx,
+                        );
                         codes::NONE
                     }
                 };
@@ -82,7 +92,10 @@ impl GroupCoordinator {
                     .with_partitions(partitions),
             );
         }
-        fx.respond(ctx.token, OffsetCommitResponse::default().with_topics(topics));
+        fx.respond(
+            ctx.token,
+            OffsetCommitResponse::default().with_topics(topics),
+        );
         self.reschedule(&group_id);
         self.finish(fx)
     }
@@ -284,7 +297,11 @@ fn delete_offsets(
             // Unknown subscriptions protect every topic.
             match group.subscribed_topics() {
                 Some(topics) => topics,
-                None => request.topics.iter().map(|t| t.name.0.to_string()).collect(),
+                None => request
+                    .topics
+                    .iter()
+                    .map(|t| t.name.0.to_string())
+                    .collect(),
             }
         }
         _ => return OffsetDeleteResponse::default().with_error_code(codes::NON_EMPTY_GROUP),

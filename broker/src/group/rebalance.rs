@@ -7,10 +7,10 @@ use kafka_protocol::messages::join_group_response::JoinGroupResponseMember;
 use kafka_protocol::messages::{JoinGroupResponse, SyncGroupResponse};
 use kafka_protocol::protocol::StrBytes;
 
+use super::classic_group::{Group, GroupState, InitialJoin};
 use super::codes;
 use super::config::GroupConfig;
 use super::coordinator::Effects;
-use super::classic_group::{Group, GroupState, InitialJoin};
 use super::records::GroupRecord;
 
 /// A string for the wire.
@@ -109,7 +109,7 @@ impl Group {
             self.initial_join = None;
         }
         self.transition(GroupState::PreparingRebalance, now);
-        self.maybe_complete_join(cfg, now, fx);
+        self.maybe_complete_join(now, fx);
     }
 
     /// Rebalances unless one is already collecting joins, in which case it may now be done.
@@ -123,7 +123,7 @@ impl Group {
             GroupState::Empty | GroupState::Stable | GroupState::CompletingRebalance => {
                 self.prepare_rebalance(cfg, now, fx)
             }
-            GroupState::PreparingRebalance => self.maybe_complete_join(cfg, now, fx),
+            GroupState::PreparingRebalance => self.maybe_complete_join(now, fx),
             GroupState::Dead => {}
         }
     }
@@ -131,19 +131,19 @@ impl Group {
     /// Completes the join phase early once everyone it waits for has joined. The first
     /// rebalance of an empty group always waits out its initial delay, to gather members that
     /// start together.
-    pub(crate) fn maybe_complete_join(&mut self, cfg: &GroupConfig, now: i64, fx: &mut Effects) {
+    pub(crate) fn maybe_complete_join(&mut self, now: i64, fx: &mut Effects) {
         if self.state == GroupState::PreparingRebalance
             && self.initial_join.is_none()
             && self.all_members_joined()
         {
-            self.complete_join(cfg, now, fx);
+            self.complete_join(now, fx);
         }
     }
 
     /// Ends the join phase: members that did not rejoin are dropped, the generation advances,
     /// and every parked JoinGroup is answered (the leader with all members' metadata). A group
     /// left without members becomes Empty and is persisted as such.
-    pub(crate) fn complete_join(&mut self, _cfg: &GroupConfig, now: i64, fx: &mut Effects) {
+    pub(crate) fn complete_join(&mut self, now: i64, fx: &mut Effects) {
         let stale: Vec<String> = self
             .members
             .values()
@@ -154,7 +154,7 @@ impl Group {
             self.remove_member(&member_id);
         }
         self.initial_join = None;
-        self.generation = self.generation.wrapping_add(1).max(1);
+        self.generation = self.generation.saturating_add(1);
         if self.members.is_empty() {
             self.protocol = None;
             self.leader = None;
@@ -208,7 +208,7 @@ impl Group {
             GroupState::Stable | GroupState::CompletingRebalance => {
                 self.prepare_rebalance(cfg, now, fx)
             }
-            GroupState::PreparingRebalance => self.maybe_complete_join(cfg, now, fx),
+            GroupState::PreparingRebalance => self.maybe_complete_join(now, fx),
             GroupState::Empty | GroupState::Dead => {}
         }
     }
@@ -218,7 +218,7 @@ impl Group {
         let before = self.pending_members.len();
         self.pending_members.retain(|_, deadline| *deadline > now);
         if self.pending_members.len() != before {
-            self.maybe_complete_join(cfg, now, fx);
+            self.maybe_complete_join(now, fx);
         }
         let expired: Vec<String> = self
             .members
@@ -261,6 +261,6 @@ impl Group {
                 return;
             }
         }
-        self.complete_join(cfg, now, fx);
+        self.complete_join(now, fx);
     }
 }

@@ -8,10 +8,10 @@ use kafka_protocol::messages::{
     HeartbeatRequest, HeartbeatResponse, LeaveGroupRequest, LeaveGroupResponse, SyncGroupRequest,
 };
 
+use super::classic_group::{Group, GroupState};
 use super::codes;
 use super::config::GroupConfig;
 use super::coordinator::{Effects, GroupCoordinator, RequestContext};
-use super::classic_group::{Group, GroupState};
 use super::member::Parked;
 use super::rebalance::{s, sync_error};
 use super::records::GroupRecord;
@@ -136,7 +136,10 @@ impl GroupCoordinator {
             Some(group) => heartbeat_code(group, &request, now_ms),
         };
         let mut fx = Effects::default();
-        fx.respond(ctx.token, HeartbeatResponse::default().with_error_code(code));
+        fx.respond(
+            ctx.token,
+            HeartbeatResponse::default().with_error_code(code),
+        );
         self.reschedule(&group_id);
         self.finish(fx)
     }
@@ -154,7 +157,12 @@ impl GroupCoordinator {
             request
                 .members
                 .into_iter()
-                .map(|m| (m.member_id.to_string(), m.group_instance_id.map(|i| i.to_string())))
+                .map(|m| {
+                    (
+                        m.member_id.to_string(),
+                        m.group_instance_id.map(|i| i.to_string()),
+                    )
+                })
                 .collect()
         } else {
             vec![(request.member_id.to_string(), None)]
@@ -164,9 +172,14 @@ impl GroupCoordinator {
         for (member_id, instance_id) in leaving {
             let code = match self.groups.get_mut(&group_id) {
                 None => codes::UNKNOWN_MEMBER_ID,
-                Some(group) => {
-                    leave_member(group, cfg, &member_id, instance_id.as_deref(), now_ms, &mut fx)
-                }
+                Some(group) => leave_member(
+                    group,
+                    cfg,
+                    &member_id,
+                    instance_id.as_deref(),
+                    now_ms,
+                    &mut fx,
+                ),
             };
             results.push(
                 MemberResponse::default()
@@ -277,7 +290,7 @@ fn leave_member(
         return codes::FENCED_INSTANCE_ID;
     }
     if group.pending_members.remove(&member_id).is_some() {
-        group.maybe_complete_join(cfg, now, fx);
+        group.maybe_complete_join(now, fx);
         return codes::NONE;
     }
     if !group.members.contains_key(&member_id) {

@@ -168,7 +168,9 @@ impl H {
 
     pub fn send_join(&mut self, request: JoinGroupRequest, version: i16) -> RequestToken {
         let token = self.token(version);
-        let fx = self.c.join_group(&Self::ctx(token, version), request, self.now);
+        let fx = self
+            .c
+            .join_group(&Self::ctx(token, version), request, self.now);
         self.apply(fx);
         token
     }
@@ -181,7 +183,10 @@ impl H {
         protocols: &[(&str, Bytes)],
         version: i16,
     ) -> RequestToken {
-        self.send_join(Self::join_request(group, member_id, instance, protocols), version)
+        self.send_join(
+            Self::join_request(group, member_id, instance, protocols),
+            version,
+        )
     }
 
     /// A dynamic v5 member's first join: MEMBER_ID_REQUIRED, then the real (parked) join.
@@ -222,7 +227,9 @@ impl H {
 
     pub fn send_sync(&mut self, request: SyncGroupRequest, version: i16) -> RequestToken {
         let token = self.token(version);
-        let fx = self.c.sync_group(&Self::ctx(token, version), request, self.now);
+        let fx = self
+            .c
+            .sync_group(&Self::ctx(token, version), request, self.now);
         self.apply(fx);
         token
     }
@@ -274,7 +281,9 @@ impl H {
         } else {
             request = request.with_member_id(s(members[0].0));
         }
-        let fx = self.c.leave_group(&Self::ctx(token, version), request, self.now);
+        let fx = self
+            .c
+            .leave_group(&Self::ctx(token, version), request, self.now);
         self.apply(fx);
         match self.take(token) {
             ResponseKind::LeaveGroup(r) => r,
@@ -307,7 +316,9 @@ impl H {
 
     pub fn send_commit(&mut self, request: OffsetCommitRequest, version: i16) -> i16 {
         let token = self.token(version);
-        let fx = self.c.offset_commit(&Self::ctx(token, version), request, self.now);
+        let fx = self
+            .c
+            .offset_commit(&Self::ctx(token, version), request, self.now);
         self.apply(fx);
         match self.take(token) {
             ResponseKind::OffsetCommit(r) => r.topics[0].partitions[0].error_code,

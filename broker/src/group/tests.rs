@@ -31,7 +31,10 @@ fn three_members_form_one_generation_and_all_get_assignments() {
         let is_leader = r.leader.as_str() == member_id;
         assert_eq!(r.members.len(), if is_leader { 3 } else { 0 });
         if is_leader {
-            assert!(r.members.iter().all(|m| m.metadata == subscription(&["t1"])));
+            assert!(r
+                .members
+                .iter()
+                .all(|m| m.metadata == subscription(&["t1"])));
         }
     }
     assert_eq!(generation, Some(1));
@@ -46,10 +49,22 @@ fn three_members_form_one_generation_and_all_get_assignments() {
         .collect();
     let f0 = h.sync("g", &followers[0], 1, &[], 5);
     let f1 = h.sync("g", &followers[1], 1, &[], 5);
-    assert!(!h.answered(f0) && !h.answered(f1), "followers wait for the leader");
+    assert!(
+        !h.answered(f0) && !h.answered(f1),
+        "followers wait for the leader"
+    );
     // The leader leaves followers[1] out: it must get an empty (not null) assignment.
-    let l = h.sync("g", &leader, 1, &[(&leader, b"L"), (&followers[0], b"F0")], 5);
-    assert_eq!(h.sync_response(l).expect("leader").assignment, Bytes::from_static(b"L"));
+    let l = h.sync(
+        "g",
+        &leader,
+        1,
+        &[(&leader, b"L"), (&followers[0], b"F0")],
+        5,
+    );
+    assert_eq!(
+        h.sync_response(l).expect("leader").assignment,
+        Bytes::from_static(b"L")
+    );
     let r0 = h.sync_response(f0).expect("f0");
     assert_eq!((r0.error_code, r0.assignment.as_ref()), (0, b"F0".as_ref()));
     assert_eq!(r0.protocol_name.as_deref(), Some("range"));
@@ -68,7 +83,14 @@ fn three_members_form_one_generation_and_all_get_assignments() {
 #[test]
 fn protocol_selection_prefers_most_votes_among_common_protocols() {
     let cases: [(&[&[&str]], &str); 4] = [
-        (&[&["range", "roundrobin"], &["roundrobin", "range"], &["roundrobin"]], "roundrobin"),
+        (
+            &[
+                &["range", "roundrobin"],
+                &["roundrobin", "range"],
+                &["roundrobin"],
+            ],
+            "roundrobin",
+        ),
         (&[&["a", "b"], &["a", "b"], &["b", "a"]], "a"),
         (&[&["b", "a"], &["b", "a"], &["a", "b"]], "b"),
         (&[&["x", "y", "z"], &["z", "y"], &["y", "z"]], "y"),
@@ -118,11 +140,31 @@ fn join_validation_codes() {
     });
     let big = vec![("range", Bytes::from(vec![0u8; 17]))];
     let cases: Vec<(&str, _, i16)> = vec![
-        ("session too short", H::join_request("g", "", None, &range()).with_session_timeout_ms(5_999), 26),
-        ("session too long", H::join_request("g", "", None, &range()).with_session_timeout_ms(1_800_001), 26),
-        ("empty group id", H::join_request("", "", None, &range()), 24),
-        ("oversize metadata", H::join_request("g", "", None, &big), 42),
-        ("unknown member of unknown group", H::join_request("g", "nobody", None, &range()), 25),
+        (
+            "session too short",
+            H::join_request("g", "", None, &range()).with_session_timeout_ms(5_999),
+            26,
+        ),
+        (
+            "session too long",
+            H::join_request("g", "", None, &range()).with_session_timeout_ms(1_800_001),
+            26,
+        ),
+        (
+            "empty group id",
+            H::join_request("", "", None, &range()),
+            24,
+        ),
+        (
+            "oversize metadata",
+            H::join_request("g", "", None, &big),
+            42,
+        ),
+        (
+            "unknown member of unknown group",
+            H::join_request("g", "nobody", None, &range()),
+            25,
+        ),
         ("no protocols", H::join_request("g", "", None, &[]), 23),
     ];
     for (what, request, expected) in cases {
@@ -131,7 +173,11 @@ fn join_validation_codes() {
         assert_eq!(r.error_code, expected, "{what}");
         assert_eq!(r.generation_id, -1, "{what}");
     }
-    assert_eq!(h.c.group_state("g"), None, "refused joins leave no group behind");
+    assert_eq!(
+        h.c.group_state("g"),
+        None,
+        "refused joins leave no group behind"
+    );
 }
 
 #[test]
@@ -160,9 +206,17 @@ fn error_codes_for_stale_or_unknown_members() {
     ];
     for (what, member, generation, expected) in cases {
         let group = if what == "unknown group" { "nope" } else { "g" };
-        assert_eq!(h.heartbeat(group, member, generation), expected, "heartbeat: {what}");
+        assert_eq!(
+            h.heartbeat(group, member, generation),
+            expected,
+            "heartbeat: {what}"
+        );
         let t = h.sync(group, member, generation, &[], 3);
-        assert_eq!(h.sync_response(t).expect("sync").error_code, expected, "sync: {what}");
+        assert_eq!(
+            h.sync_response(t).expect("sync").error_code,
+            expected,
+            "sync: {what}"
+        );
         if what != "unknown group" {
             let code = h.commit(group, member, generation, ("t1", 0, 5), 8);
             assert_eq!(code, expected, "commit: {what}");
@@ -199,7 +253,10 @@ fn sync_v5_checks_protocol_type_and_name() {
             .with_protocol_name(protocol_name.map(|s| s.to_string().into()));
         let t = h.send_sync(request, 5);
         let r = h.sync_response(t).expect("answered");
-        assert_eq!(r.error_code, expected, "{protocol_type:?}/{protocol_name:?}");
+        assert_eq!(
+            r.error_code, expected,
+            "{protocol_type:?}/{protocol_name:?}"
+        );
     }
 }
 
@@ -244,7 +301,9 @@ fn members_that_do_not_rejoin_are_dropped_at_the_rebalance_timeout() {
         }
         assert_eq!(h.heartbeat("g", &follower, g.generation), 27);
     }
-    let r = h.join_response(t).expect("join completes at the rebalance timeout");
+    let r = h
+        .join_response(t)
+        .expect("join completes at the rebalance timeout");
     assert_eq!((r.generation_id, r.members.len()), (2, 1));
     assert_eq!(h.heartbeat("g", &follower, g.generation), 25);
 }
@@ -258,7 +317,11 @@ fn join_that_never_syncs_expires() {
     for (_, t) in &joins {
         leader = h.join_response(*t).expect("joined").leader.to_string();
     }
-    let follower = joins.iter().map(|(m, _)| m).find(|m| **m != leader).cloned();
+    let follower = joins
+        .iter()
+        .map(|(m, _)| m)
+        .find(|m| **m != leader)
+        .cloned();
     let follower = follower.expect("follower");
     let l = h.sync("g", &leader, 1, &[(&leader, b"x")], 3);
     assert_eq!(h.sync_response(l).expect("leader synced").error_code, 0);
@@ -280,7 +343,11 @@ fn member_id_required_that_never_comes_back_expires() {
     let g = h.form_group("g", 1, &range());
     let t = h.join("g", "", None, &range(), 5);
     let pending = h.join_response(t).expect("answered").member_id.to_string();
-    assert_eq!(h.c.group_state("g"), Some(GroupState::Stable), "no rebalance yet");
+    assert_eq!(
+        h.c.group_state("g"),
+        Some(GroupState::Stable),
+        "no rebalance yet"
+    );
     for _ in 0..4 {
         h.advance(3_000);
         assert_eq!(h.heartbeat("g", &g.leader, g.generation), 0);
@@ -297,7 +364,11 @@ fn leave_group_triggers_rebalance() {
         let g = h.form_group("g", 3, &range());
         let leaving = g.members[0].clone();
         let r = h.leave("g", &[(&leaving, None)], version);
-        let code = if version >= 3 { r.members[0].error_code } else { r.error_code };
+        let code = if version >= 3 {
+            r.members[0].error_code
+        } else {
+            r.error_code
+        };
         assert_eq!((code, r.error_code), (0, 0), "v{version}");
         assert_eq!(h.c.group_state("g"), Some(GroupState::PreparingRebalance));
         let joins: Vec<_> = g.members[1..]
@@ -307,7 +378,11 @@ fn leave_group_triggers_rebalance() {
         let next = h.finish_rebalance("g", joins);
         assert_eq!((next.generation, next.members.len()), (2, 2), "v{version}");
         let r = h.leave("g", &[(&leaving, None)], version);
-        let code = if version >= 3 { r.members[0].error_code } else { r.error_code };
+        let code = if version >= 3 {
+            r.members[0].error_code
+        } else {
+            r.error_code
+        };
         assert_eq!(code, 25, "v{version}: second leave");
     }
 }
@@ -363,7 +438,10 @@ fn oversize_assignment_is_refused_and_group_rebalances() {
     for (_, t) in &joins {
         leader = h.join_response(*t).expect("joined").leader.to_string();
     }
-    let follower = joins.iter().find(|(m, _)| *m != leader).map(|(m, _)| m.clone());
+    let follower = joins
+        .iter()
+        .find(|(m, _)| *m != leader)
+        .map(|(m, _)| m.clone());
     let follower = follower.expect("follower");
     let f = h.sync("g", &follower, 1, &[], 5);
     let l = h.sync("g", &leader, 1, &[(&follower, b"12345")], 5);
@@ -380,21 +458,15 @@ fn static_member_restart_keeps_assignment_without_rebalance_and_fences_old_id() 
     h.advance(6_000);
     let r1 = h.join_response(t1).expect("i1");
     let r2 = h.join_response(t2).expect("i2");
-    let joins = vec![(r1.member_id.to_string(), t1), (r2.member_id.to_string(), t2)];
-    // Put the answers back through finish_rebalance by re-deriving them.
-    let leader = r1.leader.to_string();
-    let old2 = r2.member_id.to_string();
-    let s_l = h.sync("g", &leader, 1, &[(&joins[0].0, b"A"), (&old2, b"B")], 3);
-    let s_2 = if old2 != leader { Some(h.sync("g", &old2, 1, &[], 3)) } else { None };
-    h.sync_response(s_l).expect("leader synced");
-    if let Some(t) = s_2 {
-        h.sync_response(t).expect("synced");
-    }
-    let (restarting, old_id, old_assignment) = if old2 != leader {
-        ("i2", old2.clone(), b"B")
-    } else {
-        ("i1", joins[0].0.clone(), b"A")
-    };
+    // The first member to join leads; i2 is the follower that restarts.
+    let leader = r1.member_id.to_string();
+    assert_eq!(r1.leader.as_str(), leader);
+    let old_id = r2.member_id.to_string();
+    let follower_sync = h.sync("g", &old_id, 1, &[], 3);
+    let leader_sync = h.sync("g", &leader, 1, &[(&leader, b"A"), (&old_id, b"B")], 3);
+    h.sync_response(leader_sync).expect("leader synced");
+    h.sync_response(follower_sync).expect("follower synced");
+    let (restarting, old_assignment) = ("i2", b"B");
     let before = h.records.len();
     let t = h.join("g", "", Some(restarting), &range(), 5);
     let r = h.join_response(t).expect("answered at once");
@@ -402,14 +474,21 @@ fn static_member_restart_keeps_assignment_without_rebalance_and_fences_old_id() 
     assert_eq!(r.leader.as_str(), leader);
     let new_id = r.member_id.to_string();
     assert_ne!(new_id, old_id);
-    assert_eq!(h.c.group_state("g"), Some(GroupState::Stable), "no rebalance");
+    assert_eq!(
+        h.c.group_state("g"),
+        Some(GroupState::Stable),
+        "no rebalance"
+    );
     assert!(matches!(
         &h.records[before..],
         [GroupRecord::GroupMetadata { value: Some(v), .. }]
             if v.members.iter().any(|m| m.member_id == new_id)
     ));
     let t = h.sync("g", &new_id, 1, &[], 5);
-    assert_eq!(h.sync_response(t).expect("sync").assignment.as_ref(), old_assignment);
+    assert_eq!(
+        h.sync_response(t).expect("sync").assignment.as_ref(),
+        old_assignment
+    );
     assert_eq!(h.heartbeat_as("g", &old_id, Some(restarting), 1), 82);
     assert_eq!(h.heartbeat("g", &old_id, 1), 25);
     let t = h.join("g", &old_id, Some(restarting), &range(), 5);
@@ -439,7 +518,31 @@ fn static_leader_restart_v9_skips_assignment_and_changed_protocols_rebalance() {
     let changed = vec![("range", subscription(&["t1", "t2"]))];
     let t = h.join("g", "", Some("solo"), &changed, 9);
     let r = h.join_response(t).expect("rebalanced");
-    assert_eq!((r.error_code, r.generation_id, r.skip_assignment), (0, 2, false));
+    assert_eq!(
+        (r.error_code, r.generation_id, r.skip_assignment),
+        (0, 2, false)
+    );
     assert_eq!(r.members.len(), 1);
+    assert_eq!(h.c.group_state("g"), Some(GroupState::CompletingRebalance));
+}
+
+#[test]
+fn repeated_joins_are_answered_never_dropped() {
+    let mut h = H::new(GroupConfig::default());
+    let g = h.form_group("g", 2, &range());
+    let follower = g.follower().to_string();
+    // Leader rejoins (rebalance), then rejoins again before the phase ends: the first parked
+    // join is answered, not forgotten.
+    let first = h.join("g", &g.leader, None, &range(), 5);
+    let second = h.join("g", &g.leader, None, &range(), 5);
+    assert_eq!(h.join_response(first).expect("answered").error_code, 27);
+    let f = h.join("g", &follower, None, &range(), 5);
+    let r = h.join_response(second).expect("phase complete");
+    assert_eq!((r.generation_id, r.members.len()), (2, 2));
+    h.join_response(f).expect("follower");
+    // In CompletingRebalance an unchanged rejoin just repeats the current generation.
+    let again = h.join("g", &follower, None, &range(), 5);
+    let r = h.join_response(again).expect("repeated at once");
+    assert_eq!((r.error_code, r.generation_id), (0, 2));
     assert_eq!(h.c.group_state("g"), Some(GroupState::CompletingRebalance));
 }
