@@ -138,6 +138,31 @@ impl Catalogue {
         self.titles.values()
     }
 
+    /// The episode that follows `episode` in its series: the next number in the same season,
+    /// else the first of the next season.
+    pub fn next_episode(&self, episode: TitleId) -> Option<TitleId> {
+        let TitleKind::Episode {
+            series_id,
+            season,
+            episode: number,
+        } = self.get(episode)?.kind
+        else {
+            return None;
+        };
+        self.titles
+            .values()
+            .filter_map(|t| match t.kind {
+                TitleKind::Episode {
+                    series_id: s,
+                    season: se,
+                    episode: ep,
+                } if s == series_id && (se, ep) > (season, number) => Some(((se, ep), t.id)),
+                _ => None,
+            })
+            .min()
+            .map(|(_, id)| id)
+    }
+
     /// Loads whichever MovieLens catalogue `dir` holds (`u.item` or `movies.csv`).
     pub fn load_movielens(dir: &Path) -> Result<Catalogue, LoadError> {
         if dir.join("u.item").is_file() {

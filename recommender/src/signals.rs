@@ -197,6 +197,11 @@ impl UserSignals {
         self.abandoned.contains_key(&title)
     }
 
+    /// The titles abandoned early and never finished, ascending.
+    pub fn abandoned_titles(&self) -> impl Iterator<Item = TitleId> + '_ {
+        self.abandoned.keys().copied()
+    }
+
     /// Titles started and not finished, most recently updated first.
     pub fn in_progress(&self) -> Vec<(TitleId, InProgress)> {
         let mut v: Vec<_> = self.in_progress.iter().map(|(t, p)| (*t, *p)).collect();

@@ -73,6 +73,9 @@ pub struct Hybrid {
     co: CoCounts,
     /// Distinct users per item.
     counts: Vec<f32>,
+    /// Genres per dense item, copied from the catalogue when the item is first seen so that
+    /// scoring does not search the catalogue for every candidate.
+    item_genres: Vec<Vec<u16>>,
     /// Popularity part (its own item index: same stream, so the same order).
     pop: DecayedPop,
     /// Per-user real-time signals.
@@ -91,6 +94,7 @@ impl Hybrid {
             hist: Histories::default(),
             co: CoCounts::default(),
             counts: Vec::new(),
+            item_genres: Vec::new(),
             signals: SignalStore::new(signal_cfg),
             now_ms: 0,
         }
@@ -119,6 +123,14 @@ impl Hybrid {
     /// Similarity of i to j as the model uses it (asymmetric when the exponents differ).
     fn sim(&self, c: f32, ni: f32, nj: f32) -> f32 {
         c / (ni.powf(self.cfg.alpha_source) * nj.powf(self.cfg.alpha_target))
+    }
+
+    /// The model's similarity of `a` to `b`, `None` if either is unknown.
+    pub fn similarity(&self, a: TitleId, b: TitleId) -> Option<f32> {
+        let i = self.hist.items.dense(a)?;
+        let j = self.hist.items.dense(b)?;
+        let c = self.co.get(i, j);
+        Some(self.sim(c, self.counts[i as usize], self.counts[j as usize]))
     }
 
     /// Titles most similar to `title`, best first, without `exclude` ("Because You Watched").
@@ -177,8 +189,7 @@ impl Hybrid {
         let aff: Vec<f64> = (0..self.catalogue.genre_count())
             .map(|g| sig.genre_affinity(g as u16, self.now_ms, cfg).max(0.0))
             .collect();
-        for (d, o) in out.iter_mut().enumerate() {
-            let genres = self.catalogue.genres_of(self.hist.items.title(d as u32));
+        for (o, genres) in out.iter_mut().zip(&self.item_genres) {
             if genres.is_empty() {
                 continue;
             }
@@ -226,6 +237,9 @@ impl Model for Hybrid {
         }
         if self.counts.len() <= d as usize {
             self.counts.resize(d as usize + 1, 0.0);
+            let genres = self.catalogue.genres_of(title).to_vec();
+            self.item_genres.resize(d as usize + 1, Vec::new());
+            self.item_genres[d as usize] = genres;
         }
         self.counts[d as usize] += 1.0;
     }
