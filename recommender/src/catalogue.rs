@@ -238,9 +238,7 @@ impl Catalogue {
             let [id, name, genres] = fields.as_slice() else {
                 return Err(parse_err(path, n, "expected movieId,title,genres"));
             };
-            let id: TitleId = id
-                .parse()
-                .map_err(|_| parse_err(path, n, "bad movie id"))?;
+            let id: TitleId = id.parse().map_err(|_| parse_err(path, n, "bad movie id"))?;
             let genres = genres
                 .split('|')
                 .filter(|g| !g.is_empty() && *g != "(no genres listed)")
@@ -342,7 +340,11 @@ mod tests {
     fn csv_quoting() {
         assert_eq!(
             split_csv_line(r#"11,"American President, The (1995)",Comedy|Drama|Romance"#).unwrap(),
-            vec!["11", "American President, The (1995)", "Comedy|Drama|Romance"]
+            vec![
+                "11",
+                "American President, The (1995)",
+                "Comedy|Drama|Romance"
+            ]
         );
         assert_eq!(
             split_csv_line(r#"1,"Say ""Hi"" (2001)",Drama"#).unwrap(),
@@ -372,7 +374,11 @@ mod tests {
         let t = cat.get(1).unwrap();
         assert_eq!(t.name, "Café (1995)");
         assert_eq!(t.year, Some(1995));
-        let names: Vec<_> = t.genres.iter().map(|g| cat.genre_name(*g).unwrap()).collect();
+        let names: Vec<_> = t
+            .genres
+            .iter()
+            .map(|g| cat.genre_name(*g).unwrap())
+            .collect();
         assert_eq!(names, vec!["Action", "Comedy"]);
         assert_eq!(cat.get(2).unwrap().year, None);
 
@@ -383,7 +389,10 @@ mod tests {
         )
         .unwrap();
         let cat = Catalogue::load_ml_latest(&dir.join("movies.csv")).unwrap();
-        assert_eq!(cat.get(5).unwrap().name, "Father of the Bride, Part II (1995)");
+        assert_eq!(
+            cat.get(5).unwrap().name,
+            "Father of the Bride, Part II (1995)"
+        );
         assert!(cat.get(9).unwrap().genres.is_empty());
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -125,7 +125,10 @@ fn no_peeking_future_events_do_not_change_past_outcomes() {
     let cut = |r: &Prequential| r.curve[..n].to_vec();
     for (a, b) in run_all(&full).iter().zip(run_all(&altered).iter()) {
         assert_eq!(cut(a), cut(b));
-        assert_ne!(a.all, b.all, "the altered future must change later outcomes");
+        assert_ne!(
+            a.all, b.all,
+            "the altered future must change later outcomes"
+        );
     }
 }
 

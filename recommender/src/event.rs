@@ -217,10 +217,8 @@ impl Event {
                     return Err(invalid("query", "too long"));
                 }
             }
-            EventKind::Rating { value, .. } => {
-                if !(0.5..=5.0).contains(value) {
-                    return Err(invalid("value", "must be between 0.5 and 5.0"));
-                }
+            EventKind::Rating { value, .. } if !(0.5..=5.0).contains(value) => {
+                return Err(invalid("value", "must be between 0.5 and 5.0"));
             }
             _ => {}
         }
@@ -313,7 +311,9 @@ mod tests {
             assert!(parse(b).is_err(), "accepted: {b}");
         }
         assert!(matches!(
-            parse(r#"{"schema_version":9,"type":"browse","user_id":1,"device":"tv","timestamp_ms":1}"#),
+            parse(
+                r#"{"schema_version":9,"type":"browse","user_id":1,"device":"tv","timestamp_ms":1}"#
+            ),
             Err(EventError::UnsupportedVersion(9))
         ));
     }

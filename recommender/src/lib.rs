@@ -11,6 +11,9 @@
 //! - [`eval`]: prequential and leave-last-one-out evaluation.
 //! - [`plot`]: the SVG chart of the prequential curves.
 
+// Tests may unwrap (house rule); the library itself may not.
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 pub mod catalogue;
 pub mod dataset;
 pub mod eval;

@@ -100,9 +100,18 @@ fn run_eval(
         let t0 = Instant::now();
         let r = eval::prequential(m.as_mut(), &data.events, window, &mut |p| b.set_position(p));
         b.finish_and_clear();
-        eprintln!("{} prequential: {:.1}s", m.name(), t0.elapsed().as_secs_f64());
+        eprintln!(
+            "{} prequential: {:.1}s",
+            m.name(),
+            t0.elapsed().as_secs_f64()
+        );
         lines.push(ResultLine::new(&data.name, "prequential", m.name(), &r.all));
-        lines.push(ResultLine::new(&data.name, "prequential_last_half", m.name(), &r.last_half));
+        lines.push(ResultLine::new(
+            &data.name,
+            "prequential_last_half",
+            m.name(),
+            &r.last_half,
+        ));
         let mut end = 0u64;
         let points = r
             .curve
@@ -121,7 +130,12 @@ fn run_eval(
             let b = bar(n, format!("{} leave-last-one-out", m.name()));
             let t = eval::leave_last_one_out(m.as_mut(), &data.events, &mut |p| b.set_position(p));
             b.finish_and_clear();
-            lines.push(ResultLine::new(&data.name, "leave_last_one_out", m.name(), &t));
+            lines.push(ResultLine::new(
+                &data.name,
+                "leave_last_one_out",
+                m.name(),
+                &t,
+            ));
         }
     }
     println!(
@@ -139,7 +153,10 @@ fn run_eval(
     }
     let path = plot.unwrap_or_else(|| PathBuf::from(format!("prequential-{}.svg", data.name)));
     let svg = line_chart(
-        &format!("Prequential HR@10 on {} (windows of {window} events)", data.name),
+        &format!(
+            "Prequential HR@10 on {} (windows of {window} events)",
+            data.name
+        ),
         "events",
         "HR@10",
         &series,

@@ -17,7 +17,9 @@ const LEFT: f64 = 60.0;
 const RIGHT: f64 = 150.0;
 const TOP: f64 = 40.0;
 const BOTTOM: f64 = 50.0;
-const COLOURS: [&str; 6] = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"];
+const COLOURS: [&str; 6] = [
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b",
+];
 
 /// Renders the series as an SVG document with axes, ticks, a title and a legend.
 pub fn line_chart(title: &str, x_label: &str, y_label: &str, series: &[Series]) -> String {
@@ -81,7 +83,14 @@ pub fn line_chart(title: &str, x_label: &str, y_label: &str, series: &[Series]) 
             .points
             .iter()
             .enumerate()
-            .map(|(k, p)| format!("{}{:.1},{:.1}", if k == 0 { 'M' } else { 'L' }, px(p.0), py(p.1)))
+            .map(|(k, p)| {
+                format!(
+                    "{}{:.1},{:.1}",
+                    if k == 0 { 'M' } else { 'L' },
+                    px(p.0),
+                    py(p.1)
+                )
+            })
             .collect();
         let _ = writeln!(
             s,
@@ -115,7 +124,9 @@ fn nice_ceiling(v: f64) -> f64 {
 }
 
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 #[cfg(test)]

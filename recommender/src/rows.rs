@@ -67,14 +67,24 @@ pub fn build_rows(model: &Hybrid, user: UserId, cfg: &RowConfig) -> Vec<Row> {
     used.extend(exclude.iter().copied());
     let mut rows = Vec::new();
     let cat = model.catalogue();
-    let name = |t: TitleId| cat.get(t).map_or_else(|| format!("title {t}"), |x| x.name.clone());
+    let name = |t: TitleId| {
+        cat.get(t)
+            .map_or_else(|| format!("title {t}"), |x| x.name.clone())
+    };
 
     if let Some(s) = sig {
-        push(&mut rows, &mut used, "continue_watching", "Continue Watching", continue_watching(model, s));
+        push(
+            &mut rows,
+            &mut used,
+            "continue_watching",
+            "Continue Watching",
+            continue_watching(model, s),
+        );
     }
 
     let picks = model.recommend(user, cfg.candidates, &exclude);
-    let recent: Vec<TitleId> = sig.map_or(Vec::new(), |s| s.recent_titles().map(|(t, _)| t).collect());
+    let recent: Vec<TitleId> =
+        sig.map_or(Vec::new(), |s| s.recent_titles().map(|(t, _)| t).collect());
     let top: Vec<RowItem> = picks
         .iter()
         .take(cfg.per_row * 2)
@@ -85,7 +95,14 @@ pub fn build_rows(model: &Hybrid, user: UserId, cfg: &RowConfig) -> Vec<Row> {
         .collect();
     // Without any history the picks would only repeat "Trending Now".
     if !recent.is_empty() {
-        push_n(&mut rows, &mut used, "top_picks", "Top Picks for You", top, cfg.per_row);
+        push_n(
+            &mut rows,
+            &mut used,
+            "top_picks",
+            "Top Picks for You",
+            top,
+            cfg.per_row,
+        );
     }
 
     if let Some(&anchor) = recent.iter().find(|t| sig.is_some_and(|s| s.finished(**t))) {
@@ -98,7 +115,14 @@ pub fn build_rows(model: &Hybrid, user: UserId, cfg: &RowConfig) -> Vec<Row> {
             })
             .collect();
         let heading = format!("Because You Watched {}", name(anchor));
-        push_n(&mut rows, &mut used, &format!("because_{anchor}"), &heading, items, cfg.per_row);
+        push_n(
+            &mut rows,
+            &mut used,
+            &format!("because_{anchor}"),
+            &heading,
+            items,
+            cfg.per_row,
+        );
     }
 
     let trending = model
@@ -110,12 +134,25 @@ pub fn build_rows(model: &Hybrid, user: UserId, cfg: &RowConfig) -> Vec<Row> {
             reason: format!("#{} in trending right now", n + 1),
         })
         .collect();
-    push_n(&mut rows, &mut used, "trending_now", "Trending Now", trending, cfg.per_row);
+    push_n(
+        &mut rows,
+        &mut used,
+        "trending_now",
+        "Trending Now",
+        trending,
+        cfg.per_row,
+    );
 
     if let Some(s) = sig {
         let genres = s.top_genres(model.now_ms(), &model.signals().config);
-        for (g, _) in genres.into_iter().filter(|(_, a)| *a > 0.0).take(cfg.genre_rows) {
-            let Some(gname) = cat.genre_name(g) else { continue };
+        for (g, _) in genres
+            .into_iter()
+            .filter(|(_, a)| *a > 0.0)
+            .take(cfg.genre_rows)
+        {
+            let Some(gname) = cat.genre_name(g) else {
+                continue;
+            };
             let items = picks
                 .iter()
                 .filter(|p| cat.genres_of(p.title).contains(&g))
@@ -124,7 +161,14 @@ pub fn build_rows(model: &Hybrid, user: UserId, cfg: &RowConfig) -> Vec<Row> {
                     reason: format!("Because you enjoy {gname}"),
                 })
                 .collect();
-            push_n(&mut rows, &mut used, &format!("more_{g}"), &format!("More {gname}"), items, cfg.per_row);
+            push_n(
+                &mut rows,
+                &mut used,
+                &format!("more_{g}"),
+                &format!("More {gname}"),
+                items,
+                cfg.per_row,
+            );
         }
     }
     rows
@@ -135,11 +179,19 @@ fn continue_watching(model: &Hybrid, s: &UserSignals) -> Vec<RowItem> {
     let cat = model.catalogue();
     let mut items = Vec::new();
     if let Some(b) = s.binge(model.now_ms(), &model.signals().config) {
-        if let Some(next) = cat.next_episode(b.last_episode).filter(|_| s.finished(b.last_episode)) {
-            let series = cat.get(b.series_id).map_or("this series", |t| t.name.as_str());
+        if let Some(next) = cat
+            .next_episode(b.last_episode)
+            .filter(|_| s.finished(b.last_episode))
+        {
+            let series = cat
+                .get(b.series_id)
+                .map_or("this series", |t| t.name.as_str());
             items.push(RowItem {
                 title_id: next,
-                reason: format!("Next episode: you watched {} of {series} in a row", b.episodes),
+                reason: format!(
+                    "Next episode: you watched {} of {series} in a row",
+                    b.episodes
+                ),
             });
         }
     }
@@ -153,7 +205,10 @@ fn continue_watching(model: &Hybrid, s: &UserSignals) -> Vec<RowItem> {
             _ => format!("You stopped at {} min", p.position_ms / 60_000),
         };
         if !matches!(cat.get(t).map(|x| &x.kind), Some(TitleKind::Series)) {
-            items.push(RowItem { title_id: t, reason });
+            items.push(RowItem {
+                title_id: t,
+                reason,
+            });
         }
     }
     items
@@ -180,7 +235,13 @@ fn pick_reason(model: &Hybrid, title: TitleId, recent: &[TitleId]) -> String {
     }
 }
 
-fn push(rows: &mut Vec<Row>, used: &mut BTreeSet<TitleId>, id: &str, heading: &str, items: Vec<RowItem>) {
+fn push(
+    rows: &mut Vec<Row>,
+    used: &mut BTreeSet<TitleId>,
+    id: &str,
+    heading: &str,
+    items: Vec<RowItem>,
+) {
     push_n(rows, used, id, heading, items, usize::MAX);
 }
 

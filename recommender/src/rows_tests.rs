@@ -62,7 +62,11 @@ fn done(user: UserId, t: i64, id: TitleId) -> Event {
 }
 
 fn model() -> Hybrid {
-    let mut m = Hybrid::new(Arc::new(catalogue()), HybridConfig::default(), SignalConfig::default());
+    let mut m = Hybrid::new(
+        Arc::new(catalogue()),
+        HybridConfig::default(),
+        SignalConfig::default(),
+    );
     let mut t = 0;
     // Other users: 1 goes with 2 and 3 (then 5), and with 4 and 9.
     for u in 10..25 {
@@ -78,9 +82,24 @@ fn model() -> Hybrid {
         done(7, t + 40 * MIN, 102),
         done(7, t + 80 * MIN, 103),
         ev(7, t + 90 * MIN, EventKind::Play { title_id: 6 }),
-        ev(7, t + 100 * MIN, EventKind::Progress { title_id: 6, position_ms: 20 * 60_000, duration_ms: 90 * 60_000 }),
+        ev(
+            7,
+            t + 100 * MIN,
+            EventKind::Progress {
+                title_id: 6,
+                position_ms: 20 * 60_000,
+                duration_ms: 90 * 60_000,
+            },
+        ),
         ev(7, t + 101 * MIN, EventKind::Play { title_id: 8 }),
-        ev(7, t + 103 * MIN, EventKind::Stop { title_id: 8, position_ms: 2 * 60_000 }),
+        ev(
+            7,
+            t + 103 * MIN,
+            EventKind::Stop {
+                title_id: 8,
+                position_ms: 2 * 60_000,
+            },
+        ),
         done(7, t + 110 * MIN, 1),
     ] {
         m.learn(&e);
@@ -108,10 +127,16 @@ fn rows_with_reasons_and_exclusions() {
     assert_eq!(because.heading, "Because You Watched Movie 1");
     let because_ids: Vec<TitleId> = because.items.iter().map(|i| i.title_id).collect();
     assert_eq!(because_ids.len(), 2);
-    assert!(because_ids.iter().all(|t| [2, 3, 4, 5, 9].contains(t)), "{because_ids:?}");
+    assert!(
+        because_ids.iter().all(|t| [2, 3, 4, 5, 9].contains(t)),
+        "{because_ids:?}"
+    );
     assert!(rows.iter().any(|r| r.id == "trending_now"));
 
-    let all: Vec<TitleId> = rows.iter().flat_map(|r| r.items.iter().map(|i| i.title_id)).collect();
+    let all: Vec<TitleId> = rows
+        .iter()
+        .flat_map(|r| r.items.iter().map(|i| i.title_id))
+        .collect();
     for finished in [1, 101, 102, 103] {
         assert!(!all.contains(&finished), "finished title {finished} shown");
     }
@@ -126,7 +151,10 @@ fn rows_with_reasons_and_exclusions() {
     let top_ids: Vec<TitleId> = top.items.iter().map(|i| i.title_id).collect();
     assert_eq!(top_ids.len(), 2);
     assert!(top_ids.iter().all(|t| [2, 3, 5].contains(t)), "{top_ids:?}");
-    assert!(top.items.iter().all(|i| i.reason == "Because you watched Movie 1"));
+    assert!(top
+        .items
+        .iter()
+        .all(|i| i.reason == "Because you watched Movie 1"));
     assert!(rows.iter().all(|r| !r.items.is_empty()));
 }
 
@@ -135,8 +163,16 @@ fn cold_user_gets_trending_only() {
     let m = model();
     let rows = build_rows(&m, 999, &RowConfig::default());
     let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
-    assert_eq!(ids, vec!["trending_now"], "no personal rows without history");
+    assert_eq!(
+        ids,
+        vec!["trending_now"],
+        "no personal rows without history"
+    );
     assert_eq!(rows[0].items[0].reason, "#1 in trending right now");
     assert_eq!(rows[0].items.len(), 10, "a full row");
-    assert_eq!(build_rows(&m, 999, &RowConfig::default()), rows, "deterministic");
+    assert_eq!(
+        build_rows(&m, 999, &RowConfig::default()),
+        rows,
+        "deterministic"
+    );
 }

@@ -269,7 +269,10 @@ impl UserSignals {
                     updated_ms: t,
                 });
             }
-            EventKind::Pause { title_id, position_ms } => {
+            EventKind::Pause {
+                title_id,
+                position_ms,
+            } => {
                 self.set_position(*title_id, *position_ms, None, t, cfg);
             }
             EventKind::Progress {
@@ -318,7 +321,14 @@ impl UserSignals {
         self.abandoned.remove(&title);
     }
 
-    fn set_position(&mut self, title: TitleId, pos: u64, dur: Option<u64>, t: i64, cfg: &SignalConfig) {
+    fn set_position(
+        &mut self,
+        title: TitleId,
+        pos: u64,
+        dur: Option<u64>,
+        t: i64,
+        cfg: &SignalConfig,
+    ) {
         if self.finished(title) {
             return;
         }
@@ -337,7 +347,14 @@ impl UserSignals {
         }
     }
 
-    fn genre_weight(&mut self, title: TitleId, w: f64, t: i64, cat: &Catalogue, cfg: &SignalConfig) {
+    fn genre_weight(
+        &mut self,
+        title: TitleId,
+        w: f64,
+        t: i64,
+        cat: &Catalogue,
+        cfg: &SignalConfig,
+    ) {
         for g in cat.genres_of(series_of(title, cat)) {
             self.genres
                 .entry(*g)

@@ -32,7 +32,13 @@ fn catalogue() -> Catalogue {
         genres: vec![scifi],
         kind: TitleKind::Series,
     });
-    for (id, season, episode) in [(101, 1, 1), (102, 1, 2), (103, 1, 3), (104, 1, 4), (201, 2, 1)] {
+    for (id, season, episode) in [
+        (101, 1, 1),
+        (102, 1, 2),
+        (103, 1, 3),
+        (104, 1, 4),
+        (201, 2, 1),
+    ] {
         c.insert(Title {
             id,
             name: format!("Space Saga S{season}E{episode}"),
@@ -96,7 +102,14 @@ fn episodes_feed_their_series_genres_and_abandonment_is_negative() {
     let s = feed(&[
         ev(0, Device::Tv, EventKind::Completed { title_id: 101 }),
         ev(HOUR, Device::Tv, EventKind::Play { title_id: 3 }),
-        ev(HOUR + 2 * MIN, Device::Tv, EventKind::Stop { title_id: 3, position_ms: 2 * MIN as u64 }),
+        ev(
+            HOUR + 2 * MIN,
+            Device::Tv,
+            EventKind::Stop {
+                title_id: 3,
+                position_ms: 2 * MIN as u64,
+            },
+        ),
     ]);
     assert!(close(s.genre_affinity(1, 0, &cfg), 1.0));
     // Romance: +0.3 for the play, -0.5 for giving up two minutes later (same instant, no decay
@@ -108,13 +121,30 @@ fn episodes_feed_their_series_genres_and_abandonment_is_negative() {
 fn abandoned_after_less_than_threshold_until_finished() {
     let s = feed(&[
         ev(0, Device::Tv, EventKind::Play { title_id: 1 }),
-        ev(5 * MIN, Device::Tv, EventKind::Stop { title_id: 1, position_ms: 5 * MIN as u64 }),
+        ev(
+            5 * MIN,
+            Device::Tv,
+            EventKind::Stop {
+                title_id: 1,
+                position_ms: 5 * MIN as u64,
+            },
+        ),
         ev(HOUR, Device::Tv, EventKind::Play { title_id: 2 }),
-        ev(HOUR + 30 * MIN, Device::Tv, EventKind::Stop { title_id: 2, position_ms: 30 * MIN as u64 }),
+        ev(
+            HOUR + 30 * MIN,
+            Device::Tv,
+            EventKind::Stop {
+                title_id: 2,
+                position_ms: 30 * MIN as u64,
+            },
+        ),
     ]);
     assert!(s.abandoned(1));
     assert!(!s.abandoned(2), "stopped after 30 min: not abandoned");
-    assert_eq!(s.in_progress().iter().map(|p| p.0).collect::<Vec<_>>(), vec![2]);
+    assert_eq!(
+        s.in_progress().iter().map(|p| p.0).collect::<Vec<_>>(),
+        vec![2]
+    );
     let mut later = s.clone();
     later.update(
         &ev(DAY, Device::Tv, EventKind::Completed { title_id: 1 }),
@@ -161,7 +191,10 @@ fn binge_counts_consecutive_distinct_episodes_within_the_gap() {
     ]);
     let b = s.binge(2 * HOUR, &cfg).unwrap();
     assert_eq!((b.series_id, b.episodes, b.last_episode), (100, 3, 103));
-    assert!(s.binge(90 * MIN + 7 * HOUR, &cfg).is_none(), "streak expired after the gap");
+    assert!(
+        s.binge(90 * MIN + 7 * HOUR, &cfg).is_none(),
+        "streak expired after the gap"
+    );
     // The next episode after a gap of more than six hours starts a new streak.
     let mut later = s.clone();
     later.update(&done(90 * MIN + 7 * HOUR, 104), &catalogue(), &cfg);
@@ -176,8 +209,16 @@ fn binge_counts_consecutive_distinct_episodes_within_the_gap() {
 fn recency_device_and_time_of_day() {
     let s = feed(&[
         ev(2 * HOUR, Device::Tv, EventKind::Play { title_id: 1 }),
-        ev(DAY + 20 * HOUR, Device::Mobile, EventKind::Play { title_id: 2 }),
-        ev(DAY + 21 * HOUR, Device::Mobile, EventKind::Play { title_id: 1 }),
+        ev(
+            DAY + 20 * HOUR,
+            Device::Mobile,
+            EventKind::Play { title_id: 2 },
+        ),
+        ev(
+            DAY + 21 * HOUR,
+            Device::Mobile,
+            EventKind::Play { title_id: 1 },
+        ),
     ]);
     let recent: Vec<TitleId> = s.recent_titles().map(|(t, _)| t).collect();
     assert_eq!(recent, vec![1, 2], "most recent first, no duplicates");
@@ -208,7 +249,14 @@ fn progress_tracks_position_and_finishes_near_the_end() {
         prog(0, 1, 40 * MIN),
         prog(MIN, 2, 10 * MIN),
         prog(2 * MIN, 2, 96 * MIN),
-        ev(3 * MIN, Device::Web, EventKind::Rating { title_id: 3, value: 4.0 }),
+        ev(
+            3 * MIN,
+            Device::Web,
+            EventKind::Rating {
+                title_id: 3,
+                value: 4.0,
+            },
+        ),
     ]);
     let ip = s.in_progress();
     assert_eq!(ip.len(), 1);

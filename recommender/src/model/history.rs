@@ -78,7 +78,12 @@ impl Histories {
     /// Records that `user` interacted with `title` at `t_ms`. Returns the item's dense index
     /// and the user's history, this interaction last, or `None` for a repeat interaction
     /// (models count each user-item pair once).
-    pub fn record(&mut self, user: UserId, title: TitleId, t_ms: i64) -> Option<(u32, &UserHistory)> {
+    pub fn record(
+        &mut self,
+        user: UserId,
+        title: TitleId,
+        t_ms: i64,
+    ) -> Option<(u32, &UserHistory)> {
         let d = self.items.intern(title);
         let h = self.users.entry(user).or_default();
         if !h.seen.insert(d) {

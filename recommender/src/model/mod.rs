@@ -98,20 +98,6 @@ pub fn top_k(scores: &[f32], k: usize) -> Vec<(u32, f32)> {
     best
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn top_k_orders_and_breaks_ties_by_index() {
-        let s = [1.0, 3.0, f32::NEG_INFINITY, 3.0, 2.0, f32::NAN, 1.0];
-        assert_eq!(top_k(&s, 3), vec![(1, 3.0), (3, 3.0), (4, 2.0)]);
-        assert_eq!(top_k(&s, 10).len(), 5);
-        assert_eq!(top_k(&s, 10)[3], (0, 1.0));
-        assert!(top_k(&s, 0).is_empty());
-    }
-}
-
 /// Names accepted by [`build`], in report order.
 pub const MODEL_NAMES: [&str; 4] = ["MostPop", "DecayedPop", "ItemKnn", "Hybrid"];
 
@@ -138,5 +124,19 @@ pub fn build(
             crate::signals::SignalConfig::default(),
         ))),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn top_k_orders_and_breaks_ties_by_index() {
+        let s = [1.0, 3.0, f32::NEG_INFINITY, 3.0, 2.0, f32::NAN, 1.0];
+        assert_eq!(top_k(&s, 3), vec![(1, 3.0), (3, 3.0), (4, 2.0)]);
+        assert_eq!(top_k(&s, 10).len(), 5);
+        assert_eq!(top_k(&s, 10)[3], (0, 1.0));
+        assert!(top_k(&s, 0).is_empty());
     }
 }
