@@ -1,0 +1,78 @@
+//! A sparse, symmetric, weighted item-item co-occurrence matrix that grows one pair at a time.
+
+/// One row: neighbour indexes ascending, with their weights.
+#[derive(Debug, Clone, Default)]
+struct Row {
+    /// Neighbour dense indexes, ascending (binary-searchable, deterministic to iterate).
+    nbrs: Vec<u32>,
+    /// Weight of each neighbour.
+    weights: Vec<f32>,
+}
+
+impl Row {
+    fn add(&mut self, j: u32, w: f32) {
+        match self.nbrs.binary_search(&j) {
+            Ok(p) => self.weights[p] += w,
+            Err(p) => {
+                self.nbrs.insert(p, j);
+                self.weights.insert(p, w);
+            }
+        }
+    }
+}
+
+/// Co-occurrence weights between items (dense indexes), kept symmetric.
+///
+/// Thread-safety: plain data; `&mut self` to add.
+#[derive(Debug, Clone, Default)]
+pub struct CoCounts {
+    /// Row per item.
+    rows: Vec<Row>,
+}
+
+impl CoCounts {
+    /// Adds `w` to the pair (i, j) in both directions; `i == j` is ignored.
+    pub fn add(&mut self, i: u32, j: u32, w: f32) {
+        if i == j {
+            return;
+        }
+        let need = i.max(j) as usize + 1;
+        if self.rows.len() < need {
+            self.rows.resize_with(need, Row::default);
+        }
+        self.rows[i as usize].add(j, w);
+        self.rows[j as usize].add(i, w);
+    }
+
+    /// The neighbours of `i` and their weights, neighbours ascending.
+    pub fn row(&self, i: u32) -> (&[u32], &[f32]) {
+        self.rows
+            .get(i as usize)
+            .map_or((&[], &[]), |r| (&r.nbrs, &r.weights))
+    }
+
+    /// The weight of the pair (i, j), 0 if never seen.
+    pub fn get(&self, i: u32, j: u32) -> f32 {
+        let (n, w) = self.row(i);
+        n.binary_search(&j).map_or(0.0, |p| w[p])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn symmetric_accumulation() {
+        let mut c = CoCounts::default();
+        c.add(3, 1, 1.0);
+        c.add(1, 3, 0.5);
+        c.add(1, 0, 2.0);
+        c.add(2, 2, 9.0);
+        assert_eq!(c.get(1, 3), 1.5);
+        assert_eq!(c.get(3, 1), 1.5);
+        assert_eq!(c.row(1), (&[0u32, 3][..], &[2.0f32, 1.5][..]));
+        assert_eq!(c.get(2, 2), 0.0);
+        assert_eq!(c.row(7).0.len(), 0);
+    }
+}
