@@ -16,6 +16,8 @@
 //!   aborting the process.
 //! - [`handlers`]: the single dispatch point on `ApiKey`, and one file per Kafka API.
 //! - [`broker`]: `Broker`, the state shared by every connection (config, logs, producer ids).
+//! - [`group`]: the classic consumer-group coordinator, a sans-IO state machine (not yet wired
+//!   to the handlers or to `__consumer_offsets`).
 //! - [`producer_id_manager`]: hands out producer ids that stay unique across restarts.
 //! - [`storage`]: partitions on disk (`Log`, `LogSegment`, `OffsetIndex`, `TimeIndex`,
 //!   recovery, producer state, `LogManager`); it knows nothing of sockets or protocol messages.
@@ -24,6 +26,7 @@ pub mod alloc;
 pub mod broker;
 pub mod config;
 pub mod connection;
+pub mod group;
 pub mod handlers;
 pub mod producer_id_manager;
 pub mod server;

@@ -23,7 +23,9 @@ use rdkafka::{Offset, TopicPartitionList};
 
 fn main() -> Result<()> {
     let mut args = std::env::args().skip(1);
-    let mode = args.next().context("usage: broker-perf startup|produce|consume [--key value]...")?;
+    let mode = args
+        .next()
+        .context("usage: broker-perf startup|produce|consume [--key value]...")?;
     let opts = parse_opts(args)?;
     match mode.as_str() {
         "startup" => startup(&opts),
@@ -36,8 +38,12 @@ fn main() -> Result<()> {
 fn parse_opts(mut args: impl Iterator<Item = String>) -> Result<HashMap<String, String>> {
     let mut opts = HashMap::new();
     while let Some(key) = args.next() {
-        let name = key.strip_prefix("--").with_context(|| format!("expected --option, got {key}"))?;
-        let value = args.next().with_context(|| format!("--{name} needs a value"))?;
+        let name = key
+            .strip_prefix("--")
+            .with_context(|| format!("expected --option, got {key}"))?;
+        let value = args
+            .next()
+            .with_context(|| format!("--{name} needs a value"))?;
         opts.insert(name.to_string(), value);
     }
     Ok(opts)
@@ -61,7 +67,11 @@ fn startup(opts: &HashMap<String, String>) -> Result<()> {
     let dir = tempfile::tempdir()?;
     let started = Instant::now();
     let mut child = Command::new(bin)
-        .args(["--override", "listeners=PLAINTEXT://127.0.0.1:0", "--override"])
+        .args([
+            "--override",
+            "listeners=PLAINTEXT://127.0.0.1:0",
+            "--override",
+        ])
         .arg(format!("log.dirs={}", dir.path().display()))
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -70,7 +80,10 @@ fn startup(opts: &HashMap<String, String>) -> Result<()> {
     let stdout = child.stdout.take().context("broker stdout")?;
     let mut line = String::new();
     BufReader::new(stdout).read_line(&mut line)?;
-    let addr = line.trim().strip_prefix("listening on ").context("no 'listening on' line")?;
+    let addr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .context("no 'listening on' line")?;
     let answered = loop {
         if api_versions_answers(addr) {
             break started.elapsed();
@@ -83,14 +96,19 @@ fn startup(opts: &HashMap<String, String>) -> Result<()> {
     let rss_kib = rss_kib(child.id())?;
     child.kill()?;
     child.wait()?;
-    println!("startup_to_first_answer {:.1} ms", answered.as_secs_f64() * 1e3);
+    println!(
+        "startup_to_first_answer {:.1} ms",
+        answered.as_secs_f64() * 1e3
+    );
     println!("idle_rss {:.1} MB", rss_kib as f64 / 1024.0);
     Ok(())
 }
 
 /// Sends one ApiVersions v0 request by hand and checks that a response frame comes back.
 fn api_versions_answers(addr: &str) -> bool {
-    let Ok(mut stream) = TcpStream::connect(addr) else { return false };
+    let Ok(mut stream) = TcpStream::connect(addr) else {
+        return false;
+    };
     // size, api key 18, version 0, correlation id 7, null client id
     let request: [u8; 14] = [0, 0, 0, 10, 0, 18, 0, 0, 0, 0, 0, 7, 0xff, 0xff];
     let mut size = [0u8; 4];
@@ -99,7 +117,10 @@ fn api_versions_answers(addr: &str) -> bool {
 
 fn rss_kib(pid: u32) -> Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:")).context("no VmRSS")?;
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .context("no VmRSS")?;
     let kib = line.split_whitespace().nth(1).context("VmRSS value")?;
     Ok(kib.parse()?)
 }
@@ -109,7 +130,10 @@ fn produce(opts: &HashMap<String, String>) -> Result<()> {
     let size = num(opts, "record-size", 1024)? as usize;
     let topic = opt(opts, "topic", "perf");
     let producer: BaseProducer = ClientConfig::new()
-        .set("bootstrap.servers", opt(opts, "bootstrap", "127.0.0.1:9092"))
+        .set(
+            "bootstrap.servers",
+            opt(opts, "bootstrap", "127.0.0.1:9092"),
+        )
         .set("acks", opt(opts, "acks", "1"))
         .set("compression.type", opt(opts, "compression", "none"))
         .set("linger.ms", opt(opts, "linger-ms", "5"))
@@ -126,7 +150,10 @@ fn produce(opts: &HashMap<String, String>) -> Result<()> {
         loop {
             match producer.send(record) {
                 Ok(()) => break,
-                Err((e, r)) if e.rdkafka_error_code() == Some(rdkafka::types::RDKafkaErrorCode::QueueFull) => {
+                Err((e, r))
+                    if e.rdkafka_error_code()
+                        == Some(rdkafka::types::RDKafkaErrorCode::QueueFull) =>
+                {
                     producer.poll(Duration::from_millis(1));
                     record = r;
                 }
@@ -149,7 +176,10 @@ fn consume(opts: &HashMap<String, String>) -> Result<()> {
     let records = num(opts, "records", 1_000_000)?;
     let topic = opt(opts, "topic", "perf");
     let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", opt(opts, "bootstrap", "127.0.0.1:9092"))
+        .set(
+            "bootstrap.servers",
+            opt(opts, "bootstrap", "127.0.0.1:9092"),
+        )
         // librdkafka refuses assign() without a group id; the group is never joined.
         .set("group.id", "broker-perf")
         .set("enable.auto.commit", "false")
@@ -158,7 +188,11 @@ fn consume(opts: &HashMap<String, String>) -> Result<()> {
         .set("queued.min.messages", "1000000")
         .create()?;
     let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(10))?;
-    let partitions = metadata.topics().first().map(|t| t.partitions().len()).unwrap_or(0);
+    let partitions = metadata
+        .topics()
+        .first()
+        .map(|t| t.partitions().len())
+        .unwrap_or(0);
     if partitions == 0 {
         bail!("topic {topic} has no partitions");
     }
