@@ -39,4 +39,4 @@ cargo build --release -p broker
 export BROKER_BIN="$PWD/target/release/broker"
 
 log "unit and integration tests"
-cargo test --workspace -- --test-threads=2
+cargo test --workspace --no-fail-fast -- --test-threads=2
