@@ -25,6 +25,7 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::OffsetForLeaderEpoch, 2, 4),
     (ApiKey::CreatePartitions, 0, 3),
     (ApiKey::DescribeCluster, 0, 1),
+    (ApiKey::DescribeConfigs, 1, 4),
 ];
 
 /// The `(min, max)` versions advertised for `key`, if the broker serves it.
@@ -88,6 +89,7 @@ mod tests {
             ApiKey::OffsetForLeaderEpoch => OffsetForLeaderEpochRequest::VERSIONS,
             ApiKey::CreatePartitions => CreatePartitionsRequest::VERSIONS,
             ApiKey::DescribeCluster => DescribeClusterRequest::VERSIONS,
+            ApiKey::DescribeConfigs => DescribeConfigsRequest::VERSIONS,
             other => panic!("{other:?} is advertised but has no entry in this test"),
         };
         (range.min, range.max)
@@ -104,7 +106,7 @@ mod tests {
 
     #[test]
     fn table_has_each_key_once_with_the_agreed_ranges() {
-        assert_eq!(SUPPORTED.len(), 12);
+        assert_eq!(SUPPORTED.len(), 13);
         for (i, (key, _, _)) in SUPPORTED.iter().enumerate() {
             assert!(
                 SUPPORTED[i + 1..].iter().all(|(k, _, _)| k != key),
@@ -113,6 +115,7 @@ mod tests {
         }
         assert_eq!(supported_range(ApiKey::Produce), Some((0, 11)));
         assert_eq!(supported_range(ApiKey::Fetch), Some((4, 16)));
+        assert_eq!(supported_range(ApiKey::DescribeConfigs), Some((1, 4)));
         assert_eq!(supported_range(ApiKey::JoinGroup), None);
     }
 
@@ -121,9 +124,9 @@ mod tests {
         use kafka_protocol::protocol::Encodable;
         let mut buf = bytes::BytesMut::new();
         response(0).encode(&mut buf, 3).unwrap();
-        // error_code(2) + compact array len(1) + 12 * (key 2 + min 2 + max 2 + tags 1)
-        // + throttle(4) + tagged field count(1) = 92, the last byte being 0 tagged fields.
-        assert_eq!(buf.len(), 2 + 1 + 12 * 7 + 4 + 1);
+        // error_code(2) + compact array len(1) + per API (key 2 + min 2 + max 2 + tags 1)
+        // + throttle(4) + tagged field count(1), the last byte being 0 tagged fields.
+        assert_eq!(buf.len(), 2 + 1 + SUPPORTED.len() * 7 + 4 + 1);
         assert_eq!(buf[buf.len() - 1], 0);
     }
 }

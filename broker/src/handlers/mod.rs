@@ -11,6 +11,7 @@ pub mod create_partitions;
 pub mod create_topics;
 pub mod delete_topics;
 pub mod describe_cluster;
+pub mod describe_configs;
 pub mod fetch;
 pub mod find_coordinator;
 pub mod init_producer_id;
@@ -44,6 +45,7 @@ pub async fn dispatch(
             create_partitions::handle(broker, header, r).await.into()
         }
         RequestKind::DescribeCluster(r) => describe_cluster::handle(broker, header, r).into(),
+        RequestKind::DescribeConfigs(r) => describe_configs::handle(broker, header, r).into(),
         RequestKind::InitProducerId(r) => init_producer_id::handle(broker, header, r).await.into(),
         RequestKind::FindCoordinator(r) => find_coordinator::handle(broker, header, r).into(),
         other => {
