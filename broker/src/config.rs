@@ -126,6 +126,11 @@ pub struct BrokerConfig {
     pub log_flush_interval_ms: i64,
     /// `log.flush.scheduler.interval.ms`: how often the time-based flush check runs.
     pub log_flush_scheduler_interval_ms: i64,
+    /// Every key given in the properties file or an `--override`, with its value as given
+    /// (the last one wins), ignored Kafka keys included. DescribeConfigs needs it to tell a
+    /// STATIC_BROKER_CONFIG from a default, and to report keys such as `log.retention.ms` that
+    /// this broker accepts without acting on.
+    pub explicit: BTreeMap<String, String>,
 }
 
 impl Default for BrokerConfig {
@@ -153,6 +158,7 @@ impl Default for BrokerConfig {
             log_flush_interval_messages: i64::MAX as u64,
             log_flush_interval_ms: i64::MAX,
             log_flush_scheduler_interval_ms: i64::MAX,
+            explicit: BTreeMap::new(),
         }
     }
 }
@@ -193,6 +199,7 @@ impl BrokerConfig {
             // Kafka: an unset flush.ms falls back to the scheduler interval.
             config.log_flush_interval_ms = config.log_flush_scheduler_interval_ms;
         }
+        config.explicit = map;
         Ok(config)
     }
 
@@ -567,6 +574,11 @@ mod tests {
         .unwrap();
         assert_eq!(c.num_partitions, 5);
         assert!(!c.auto_create_topics_enable);
+        assert_eq!(
+            c.explicit.get("num.partitions").map(String::as_str),
+            Some("5")
+        );
+        assert!(!c.explicit.contains_key("log.segment.bytes"));
     }
 
     #[test]

@@ -604,3 +604,70 @@ fn binary_rejects_an_unknown_key() {
     assert!(out.stdout.is_empty());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no.such.setting"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn describe_configs_shows_topic_overrides_and_defaults() {
+    let broker = TestBroker::start().await;
+    let mut s = broker.connect().await;
+    let retention = create_topics_request::CreatableTopicConfig::default()
+        .with_name(StrBytes::from_static_str("retention.ms"))
+        .with_value(Some(StrBytes::from_static_str("60000")));
+    let request = CreateTopicsRequest::default()
+        .with_topics(vec![creatable("cfg", 1, 1).with_configs(vec![retention])]);
+    let r: CreateTopicsResponse = call(&mut s, ApiKey::CreateTopics, 7, &request).await;
+    assert_eq!(r.topics[0].error_code, 0);
+
+    let resource = |ty: i8, name: &'static str| {
+        describe_configs_request::DescribeConfigsResource::default()
+            .with_resource_type(ty)
+            .with_resource_name(StrBytes::from_static_str(name))
+    };
+    let request = DescribeConfigsRequest::default()
+        .with_include_synonyms(true)
+        .with_resources(vec![
+            resource(2, "cfg"),
+            resource(2, "absent"),
+            resource(4, "1"),
+            resource(8, "1"),
+        ]);
+    for version in [1, 4] {
+        // include_documentation only exists from v3.
+        let request = request.clone().with_include_documentation(version >= 3);
+        let r: DescribeConfigsResponse =
+            call(&mut s, ApiKey::DescribeConfigs, version, &request).await;
+        let codes: Vec<i16> = r.results.iter().map(|x| x.error_code).collect();
+        assert_eq!(codes, vec![0, 3, 0, 42], "v{version}");
+        let entry = |name: &str| {
+            r.results[0]
+                .configs
+                .iter()
+                .find(|c| c.name.as_str() == name)
+                .unwrap()
+                .clone()
+        };
+        let retention = entry("retention.ms");
+        assert_eq!(retention.value.as_deref(), Some("60000"));
+        assert_eq!((retention.config_source, retention.read_only), (1, false));
+        let sources: Vec<(&str, i8)> = retention
+            .synonyms
+            .iter()
+            .map(|s| (s.name.as_str(), s.source))
+            .collect();
+        assert_eq!(
+            sources,
+            vec![("retention.ms", 1), ("log.retention.hours", 5)]
+        );
+        let segment = entry("segment.bytes");
+        assert_eq!(segment.value.as_deref(), Some("1073741824"));
+        assert_eq!(segment.config_source, 5);
+        assert_eq!(segment.config_type, if version >= 3 { 3 } else { 0 });
+        if version >= 3 {
+            assert!(segment.documentation.is_some_and(|d| !d.is_empty()));
+        }
+        assert!(r.results[2]
+            .configs
+            .iter()
+            .any(|c| c.name.as_str() == "node.id" && c.value.as_deref() == Some("1")));
+    }
+    broker.shutdown().await;
+}

@@ -115,6 +115,7 @@ mod tests {
         }
         assert_eq!(supported_range(ApiKey::Produce), Some((0, 11)));
         assert_eq!(supported_range(ApiKey::Fetch), Some((4, 16)));
+        assert_eq!(supported_range(ApiKey::DescribeConfigs), Some((1, 4)));
         assert_eq!(supported_range(ApiKey::JoinGroup), None);
     }
 
@@ -123,7 +124,7 @@ mod tests {
         use kafka_protocol::protocol::Encodable;
         let mut buf = bytes::BytesMut::new();
         response(0).encode(&mut buf, 3).unwrap();
-        // error_code(2) + compact array len(1) + one (key 2 + min 2 + max 2 + tags 1) per API
+        // error_code(2) + compact array len(1) + per API (key 2 + min 2 + max 2 + tags 1)
         // + throttle(4) + tagged field count(1), the last byte being 0 tagged fields.
         assert_eq!(buf.len(), 2 + 1 + SUPPORTED.len() * 7 + 4 + 1);
         assert_eq!(buf[buf.len() - 1], 0);

@@ -1,483 +1,678 @@
-//! DescribeConfigs (API key 32), versions 1-4: the effective configs of topics and of this broker.
+//! DescribeConfigs (key 32): a topic's effective configs and this broker's static settings.
 //!
-//! A topic config's value is the topic's override when it has one (source TOPIC_CONFIG), else the
-//! broker-wide value it inherits: STATIC_BROKER_CONFIG when the broker's setting differs from
-//! Kafka's default (it was set in `server.properties` or an override), DEFAULT_CONFIG otherwise.
-//! Synonyms list the same chain in Kafka's order: topic override, broker key, default.
+//! A topic entry's value is the topic's override if it has one, else the broker-wide default it
+//! inherits; the source and synonyms say which, in Kafka's order (topic override, then each
+//! broker key set in `server.properties`/`--override`, then Kafka's built-in default). There are
+//! no dynamic configs on this broker, so the dynamic sources never appear.
 
-use std::collections::BTreeMap;
-
+use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;
 use kafka_protocol::messages::describe_configs_response::{
     DescribeConfigsResourceResult, DescribeConfigsResult, DescribeConfigsSynonym,
 };
 use kafka_protocol::messages::{DescribeConfigsRequest, DescribeConfigsResponse, RequestHeader};
 use kafka_protocol::protocol::StrBytes;
-use kafka_protocol::ResponseError;
 
 use crate::broker::Broker;
-use crate::config::BrokerConfig;
-use crate::storage::TimestampType;
+use crate::config::{BrokerConfig, HostPort};
+use crate::storage::{LogManager, TimestampType};
 
-/// Resource type of a topic.
+/// Kafka's `ConfigResource.Type` codes.
 const RESOURCE_TOPIC: i8 = 2;
-/// Resource type of a broker.
 const RESOURCE_BROKER: i8 = 4;
 
-/// Config sources, as Kafka numbers them.
-const SOURCE_TOPIC: i8 = 1;
-const SOURCE_STATIC_BROKER: i8 = 4;
-const SOURCE_DEFAULT: i8 = 5;
+/// Kafka's `ConfigSource` codes (only the ones this broker can produce).
+const SOURCE_TOPIC_CONFIG: i8 = 1;
+const SOURCE_STATIC_BROKER_CONFIG: i8 = 4;
+const SOURCE_DEFAULT_CONFIG: i8 = 5;
 
-/// Config types, as Kafka numbers them (v3+).
-#[derive(Debug, Clone, Copy)]
-#[repr(i8)]
-enum ConfigType {
-    Boolean = 1,
-    String = 2,
-    Int = 3,
-    Long = 5,
-    Double = 6,
-    List = 7,
-}
+/// Kafka's `ConfigDef.Type` codes, as sent in `config_type` (v3+).
+const BOOLEAN: i8 = 1;
+const STRING: i8 = 2;
+const INT: i8 = 3;
+const LONG: i8 = 5;
+const DOUBLE: i8 = 6;
+const LIST: i8 = 7;
 
-/// One topic config: its name, the broker key it inherits from, its type, Kafka's default and a
-/// one-line description.
-#[derive(Debug)]
-struct TopicConfigDef {
+const LONG_MAX: &str = "9223372036854775807";
+
+/// One topic config: its broker-level synonyms and how its inherited value is worked out.
+struct TopicEntry {
+    /// The topic config name.
     name: &'static str,
-    broker_key: &'static str,
-    kind: ConfigType,
-    kafka_default: &'static str,
+    /// Kafka's type code.
+    ty: i8,
+    /// Broker keys the topic config falls back to, most specific first, each with Kafka's
+    /// built-in default for that key (`None` when the key has none, like `log.retention.ms`).
+    broker_keys: &'static [(&'static str, Option<&'static str>)],
+    /// The effective broker-wide value a topic without an override gets.
+    inherited: fn(&BrokerConfig) -> String,
+    /// A one-line description (v3+ `include_documentation`).
     doc: &'static str,
 }
 
-const fn def(
-    name: &'static str,
-    broker_key: &'static str,
-    kind: ConfigType,
-    kafka_default: &'static str,
-    doc: &'static str,
-) -> TopicConfigDef {
-    TopicConfigDef {
-        name,
-        broker_key,
-        kind,
-        kafka_default,
-        doc,
+/// The value of the first of `keys` set explicitly, else `default`. For keys this broker accepts
+/// but does not parse (they are in `BrokerConfig::explicit` only).
+fn explicit_or(c: &BrokerConfig, keys: &[&str], default: &str) -> String {
+    keys.iter()
+        .find_map(|k| c.explicit.get(*k))
+        .cloned()
+        .unwrap_or_else(|| default.to_owned())
+}
+
+/// `retention.ms` from `log.retention.ms`, `.minutes` or `.hours`, in that order, like Kafka.
+fn retention_ms(c: &BrokerConfig) -> String {
+    let scaled = |key: &str, factor: i64| {
+        c.explicit
+            .get(key)
+            .and_then(|v| v.trim().parse::<i64>().ok())
+            .map(|v| v.saturating_mul(factor).to_string())
+    };
+    c.explicit
+        .get("log.retention.ms")
+        .cloned()
+        .or_else(|| scaled("log.retention.minutes", 60_000))
+        .or_else(|| scaled("log.retention.hours", 3_600_000))
+        .unwrap_or_else(|| "604800000".to_owned())
+}
+
+fn timestamp_name(t: TimestampType) -> String {
+    match t {
+        TimestampType::CreateTime => "CreateTime".to_owned(),
+        TimestampType::LogAppendTime => "LogAppendTime".to_owned(),
     }
 }
 
-/// The topic configs this broker accepts, with Kafka's defaults.
-const TOPIC_CONFIGS: &[TopicConfigDef] = &[
-    def(
-        "cleanup.policy",
-        "log.cleanup.policy",
-        ConfigType::List,
-        "delete",
-        "delete and/or compact old segments",
-    ),
-    def(
-        "compression.type",
-        "compression.type",
-        ConfigType::String,
-        "producer",
-        "codec the broker keeps batches in",
-    ),
-    def(
-        "delete.retention.ms",
-        "log.cleaner.delete.retention.ms",
-        ConfigType::Long,
-        "86400000",
-        "how long tombstones are kept after compaction",
-    ),
-    def(
-        "file.delete.delay.ms",
-        "log.segment.delete.delay.ms",
-        ConfigType::Long,
-        "60000",
-        "delay before a deleted segment's files are removed",
-    ),
-    def(
-        "flush.messages",
-        "log.flush.interval.messages",
-        ConfigType::Long,
-        "9223372036854775807",
-        "fsync after this many records",
-    ),
-    def(
-        "flush.ms",
-        "log.flush.interval.ms",
-        ConfigType::Long,
-        "9223372036854775807",
-        "fsync when the oldest unflushed write is this old",
-    ),
-    def(
-        "index.interval.bytes",
-        "log.index.interval.bytes",
-        ConfigType::Int,
-        "4096",
-        "bytes of batches between two offset index entries",
-    ),
-    def(
-        "max.compaction.lag.ms",
-        "log.cleaner.max.compaction.lag.ms",
-        ConfigType::Long,
-        "9223372036854775807",
-        "longest a record may stay uncompacted",
-    ),
-    def(
-        "max.message.bytes",
-        "message.max.bytes",
-        ConfigType::Int,
-        "1048588",
-        "largest record batch accepted",
-    ),
-    def(
-        "message.timestamp.type",
-        "log.message.timestamp.type",
-        ConfigType::String,
-        "CreateTime",
-        "CreateTime or LogAppendTime",
-    ),
-    def(
-        "min.cleanable.dirty.ratio",
-        "log.cleaner.min.cleanable.ratio",
-        ConfigType::Double,
-        "0.5",
-        "dirty share of the log that triggers compaction",
-    ),
-    def(
-        "min.compaction.lag.ms",
-        "log.cleaner.min.compaction.lag.ms",
-        ConfigType::Long,
-        "0",
-        "shortest a record stays uncompacted",
-    ),
-    def(
-        "min.insync.replicas",
-        "min.insync.replicas",
-        ConfigType::Int,
-        "1",
-        "replicas that must acknowledge an acks=all write",
-    ),
-    def(
-        "preallocate",
-        "log.preallocate",
-        ConfigType::Boolean,
-        "false",
-        "preallocate segment files",
-    ),
-    def(
-        "retention.bytes",
-        "log.retention.bytes",
-        ConfigType::Long,
-        "-1",
-        "largest partition size before old segments are deleted",
-    ),
-    def(
-        "retention.ms",
-        "log.retention.ms",
-        ConfigType::Long,
-        "604800000",
-        "age after which old segments are deleted",
-    ),
-    def(
-        "segment.bytes",
-        "log.segment.bytes",
-        ConfigType::Int,
-        "1073741824",
-        "segment size at which a new one is rolled",
-    ),
-    def(
-        "segment.index.bytes",
-        "log.index.size.max.bytes",
-        ConfigType::Int,
-        "10485760",
-        "size of each offset and time index file",
-    ),
-    def(
-        "segment.jitter.ms",
-        "log.roll.jitter.ms",
-        ConfigType::Long,
-        "0",
-        "random jitter subtracted from segment.ms",
-    ),
-    def(
-        "segment.ms",
-        "log.roll.ms",
-        ConfigType::Long,
-        "604800000",
-        "age at which a new segment is rolled",
-    ),
-    def(
-        "unclean.leader.election.enable",
-        "unclean.leader.election.enable",
-        ConfigType::Boolean,
-        "false",
-        "allow out-of-sync replicas to lead",
-    ),
+/// Every topic config name `storage::topic_config` accepts, sorted by name like Kafka's answer.
+const TOPIC_ENTRIES: &[TopicEntry] = &[
+    TopicEntry {
+        name: "cleanup.policy",
+        ty: LIST,
+        broker_keys: &[("log.cleanup.policy", Some("delete"))],
+        inherited: |c| explicit_or(c, &["log.cleanup.policy"], "delete"),
+        doc: "delete and/or compact: how old log segments are discarded",
+    },
+    TopicEntry {
+        name: "compression.type",
+        ty: STRING,
+        broker_keys: &[("compression.type", Some("producer"))],
+        inherited: |c| explicit_or(c, &["compression.type"], "producer"),
+        doc: "the compression codec of stored batches; producer keeps the producer's",
+    },
+    TopicEntry {
+        name: "delete.retention.ms",
+        ty: LONG,
+        broker_keys: &[("log.cleaner.delete.retention.ms", Some("86400000"))],
+        inherited: |c| explicit_or(c, &["log.cleaner.delete.retention.ms"], "86400000"),
+        doc: "how long delete tombstones are kept in compacted topics",
+    },
+    TopicEntry {
+        name: "file.delete.delay.ms",
+        ty: LONG,
+        broker_keys: &[("log.segment.delete.delay.ms", Some("60000"))],
+        inherited: |c| explicit_or(c, &["log.segment.delete.delay.ms"], "60000"),
+        doc: "how long to wait before deleting a file from the file system",
+    },
+    TopicEntry {
+        name: "flush.messages",
+        ty: LONG,
+        broker_keys: &[("log.flush.interval.messages", Some(LONG_MAX))],
+        inherited: |c| c.log_flush_interval_messages.to_string(),
+        doc: "force an fsync after this many messages",
+    },
+    TopicEntry {
+        name: "flush.ms",
+        ty: LONG,
+        broker_keys: &[
+            ("log.flush.interval.ms", None),
+            ("log.flush.scheduler.interval.ms", Some(LONG_MAX)),
+        ],
+        inherited: |c| c.log_flush_interval_ms.to_string(),
+        doc: "force an fsync when data is older than this",
+    },
+    TopicEntry {
+        name: "index.interval.bytes",
+        ty: INT,
+        broker_keys: &[("log.index.interval.bytes", Some("4096"))],
+        inherited: |c| c.log_index_interval_bytes.to_string(),
+        doc: "bytes of log between two offset index entries",
+    },
+    TopicEntry {
+        name: "max.compaction.lag.ms",
+        ty: LONG,
+        broker_keys: &[("log.cleaner.max.compaction.lag.ms", Some(LONG_MAX))],
+        inherited: |c| explicit_or(c, &["log.cleaner.max.compaction.lag.ms"], LONG_MAX),
+        doc: "the longest a message stays uncompacted",
+    },
+    TopicEntry {
+        name: "max.message.bytes",
+        ty: INT,
+        broker_keys: &[("message.max.bytes", Some("1048588"))],
+        inherited: |c| c.message_max_bytes.to_string(),
+        doc: "the largest record batch size allowed",
+    },
+    TopicEntry {
+        name: "message.downconversion.enable",
+        ty: BOOLEAN,
+        broker_keys: &[("log.message.downconversion.enable", Some("true"))],
+        inherited: |c| explicit_or(c, &["log.message.downconversion.enable"], "true"),
+        doc: "whether old-format consumers may get down-converted data (kept, no effect)",
+    },
+    TopicEntry {
+        name: "message.timestamp.after.max.ms",
+        ty: LONG,
+        broker_keys: &[("log.message.timestamp.after.max.ms", Some("3600000"))],
+        inherited: |c| explicit_or(c, &["log.message.timestamp.after.max.ms"], "3600000"),
+        doc: "how far in the future a CreateTime timestamp may be",
+    },
+    TopicEntry {
+        name: "message.timestamp.before.max.ms",
+        ty: LONG,
+        broker_keys: &[("log.message.timestamp.before.max.ms", Some(LONG_MAX))],
+        inherited: |c| explicit_or(c, &["log.message.timestamp.before.max.ms"], LONG_MAX),
+        doc: "how far in the past a CreateTime timestamp may be",
+    },
+    TopicEntry {
+        name: "message.timestamp.difference.max.ms",
+        ty: LONG,
+        broker_keys: &[("log.message.timestamp.difference.max.ms", Some(LONG_MAX))],
+        inherited: |c| explicit_or(c, &["log.message.timestamp.difference.max.ms"], LONG_MAX),
+        doc: "the largest allowed gap between a CreateTime timestamp and the broker clock",
+    },
+    TopicEntry {
+        name: "message.timestamp.type",
+        ty: STRING,
+        broker_keys: &[("log.message.timestamp.type", Some("CreateTime"))],
+        inherited: |c| timestamp_name(c.log_message_timestamp_type),
+        doc: "CreateTime or LogAppendTime",
+    },
+    TopicEntry {
+        name: "min.cleanable.dirty.ratio",
+        ty: DOUBLE,
+        broker_keys: &[("log.cleaner.min.cleanable.ratio", Some("0.5"))],
+        inherited: |c| explicit_or(c, &["log.cleaner.min.cleanable.ratio"], "0.5"),
+        doc: "the dirty fraction of the log above which it is compacted",
+    },
+    TopicEntry {
+        name: "min.compaction.lag.ms",
+        ty: LONG,
+        broker_keys: &[("log.cleaner.min.compaction.lag.ms", Some("0"))],
+        inherited: |c| explicit_or(c, &["log.cleaner.min.compaction.lag.ms"], "0"),
+        doc: "the shortest a message stays uncompacted",
+    },
+    TopicEntry {
+        name: "min.insync.replicas",
+        ty: INT,
+        broker_keys: &[("min.insync.replicas", Some("1"))],
+        inherited: |c| explicit_or(c, &["min.insync.replicas"], "1"),
+        doc: "replicas that must acknowledge an acks=all write",
+    },
+    TopicEntry {
+        name: "preallocate",
+        ty: BOOLEAN,
+        broker_keys: &[("log.preallocate", Some("false"))],
+        inherited: |c| explicit_or(c, &["log.preallocate"], "false"),
+        doc: "whether segment files are preallocated",
+    },
+    TopicEntry {
+        name: "retention.bytes",
+        ty: LONG,
+        broker_keys: &[("log.retention.bytes", Some("-1"))],
+        inherited: |c| explicit_or(c, &["log.retention.bytes"], "-1"),
+        doc: "the partition size above which old segments are deleted; -1 for no limit",
+    },
+    TopicEntry {
+        name: "retention.ms",
+        ty: LONG,
+        broker_keys: &[
+            ("log.retention.ms", None),
+            ("log.retention.minutes", None),
+            ("log.retention.hours", Some("168")),
+        ],
+        inherited: retention_ms,
+        doc: "how long a segment is kept before deletion; -1 for no limit",
+    },
+    TopicEntry {
+        name: "segment.bytes",
+        ty: INT,
+        broker_keys: &[("log.segment.bytes", Some("1073741824"))],
+        inherited: |c| c.log_segment_bytes.to_string(),
+        doc: "the size at which a new segment is rolled",
+    },
+    TopicEntry {
+        name: "segment.index.bytes",
+        ty: INT,
+        broker_keys: &[("log.index.size.max.bytes", Some("10485760"))],
+        inherited: |c| c.log_index_size_max_bytes.to_string(),
+        doc: "the preallocated size of a segment's offset and time index",
+    },
+    TopicEntry {
+        name: "segment.jitter.ms",
+        ty: LONG,
+        broker_keys: &[
+            ("log.roll.jitter.ms", None),
+            ("log.roll.jitter.hours", Some("0")),
+        ],
+        inherited: |c| explicit_or(c, &["log.roll.jitter.ms"], "0"),
+        doc: "random jitter subtracted from segment.ms",
+    },
+    TopicEntry {
+        name: "segment.ms",
+        ty: LONG,
+        broker_keys: &[("log.roll.ms", None), ("log.roll.hours", Some("168"))],
+        inherited: |c| c.log_roll_ms.to_string(),
+        doc: "the age at which a new segment is rolled",
+    },
+    TopicEntry {
+        name: "unclean.leader.election.enable",
+        ty: BOOLEAN,
+        broker_keys: &[("unclean.leader.election.enable", Some("false"))],
+        inherited: |c| explicit_or(c, &["unclean.leader.election.enable"], "false"),
+        doc: "whether an out-of-sync replica may become leader",
+    },
 ];
 
-/// The broker's own value for a broker key, where it has a setting for it.
-fn broker_value(config: &BrokerConfig, broker_key: &str) -> Option<String> {
-    let value = match broker_key {
-        "log.flush.interval.messages" => config.log_flush_interval_messages.to_string(),
-        "log.flush.interval.ms" => config.log_flush_interval_ms.to_string(),
-        "log.index.interval.bytes" => config.log_index_interval_bytes.to_string(),
-        "message.max.bytes" => config.message_max_bytes.to_string(),
-        "log.message.timestamp.type" => match config.log_message_timestamp_type {
-            TimestampType::CreateTime => "CreateTime".to_string(),
-            TimestampType::LogAppendTime => "LogAppendTime".to_string(),
-        },
-        "log.segment.bytes" => config.log_segment_bytes.to_string(),
-        "log.index.size.max.bytes" => config.log_index_size_max_bytes.to_string(),
-        "log.roll.ms" => config.log_roll_ms.to_string(),
-        _ => return None,
-    };
-    Some(value)
-}
-
-/// Handles one DescribeConfigs request.
+/// Answers DescribeConfigs, one result per requested resource, in request order.
 pub fn handle(
     broker: &Broker,
     header: &RequestHeader,
     request: DescribeConfigsRequest,
 ) -> DescribeConfigsResponse {
-    let options = Options {
+    let opts = Options {
         synonyms: request.include_synonyms,
         documentation: request.include_documentation && header.request_api_version >= 3,
+        types: header.request_api_version >= 3,
     };
     let results = request
         .resources
         .into_iter()
-        .map(|resource| describe(broker, &resource, options))
+        .map(|resource| describe(broker, &resource, opts))
         .collect();
-    DescribeConfigsResponse::default().with_results(results)
+    DescribeConfigsResponse::default()
+        .with_throttle_time_ms(0)
+        .with_results(results)
 }
 
-/// What the request asked to include besides names and values.
+/// What the request (and its version) asks each entry to carry.
 #[derive(Debug, Clone, Copy)]
 struct Options {
+    /// `include_synonyms`.
     synonyms: bool,
+    /// `include_documentation`, v3+ only.
     documentation: bool,
+    /// `config_type` exists from v3.
+    types: bool,
 }
 
 fn describe(
     broker: &Broker,
     resource: &DescribeConfigsResource,
-    options: Options,
+    opts: Options,
 ) -> DescribeConfigsResult {
     let result = DescribeConfigsResult::default()
         .with_resource_type(resource.resource_type)
         .with_resource_name(resource.resource_name.clone());
-    let name = resource.resource_name.as_str();
-    let entries = match resource.resource_type {
-        RESOURCE_TOPIC => match broker.log_manager.topic(name) {
-            Some(topic) => topic_entries(&broker.config, &topic.config_overrides(), options),
-            None => {
-                return error(
-                    result,
-                    ResponseError::UnknownTopicOrPartition,
-                    format!("topic '{name}' does not exist"),
-                );
-            }
-        },
-        // An empty name is the cluster-wide default; a single node's defaults are its own.
-        RESOURCE_BROKER if name.is_empty() || name == broker.config.node_id.to_string() => {
-            broker_entries(&broker.config, options)
-        }
-        RESOURCE_BROKER => {
-            // Kafka refuses to describe another broker's configs from this one.
-            return error(
-                result,
-                ResponseError::InvalidRequest,
-                format!(
-                    "broker '{name}' is not this broker ({})",
-                    broker.config.node_id
-                ),
-            );
-        }
-        other => {
-            return error(
-                result,
-                ResponseError::InvalidRequest,
-                format!("resource type {other} is not supported"),
-            );
-        }
+    let wanted = |name: &str| match &resource.configuration_keys {
+        // Like Kafka, an empty key list means "all" just as null does.
+        Some(keys) if !keys.is_empty() => keys.iter().any(|k| k.as_str() == name),
+        _ => true,
     };
-    let keys: Option<Vec<&str>> = resource
-        .configuration_keys
-        .as_ref()
-        .map(|keys| keys.iter().map(|k| k.as_str()).collect());
-    let configs = entries
-        .into_iter()
-        .filter(|entry| {
-            keys.as_ref()
-                .is_none_or(|keys| keys.contains(&entry.name.as_str()))
-        })
-        .collect();
-    result.with_configs(configs)
+    let name = resource.resource_name.as_str();
+    let configs = match resource.resource_type {
+        RESOURCE_TOPIC => topic_configs(broker, name, opts, &wanted),
+        RESOURCE_BROKER => broker_configs(&broker.config, name, opts, &wanted),
+        // Broker loggers (8) and anything else: nothing to describe here.
+        other => Err(failure(
+            ResponseError::InvalidRequest,
+            format!("resource type {other} cannot be described by this broker"),
+        )),
+    };
+    match configs {
+        Ok(configs) => result.with_configs(configs),
+        Err((code, message)) => result
+            .with_error_code(code)
+            .with_error_message(Some(StrBytes::from_string(message))),
+    }
 }
 
-fn error(
-    result: DescribeConfigsResult,
-    code: ResponseError,
-    message: String,
-) -> DescribeConfigsResult {
-    result
-        .with_error_code(code.code())
-        .with_error_message(Some(StrBytes::from_string(message)))
+/// An error code and message for one resource.
+type Failure = (i16, String);
+
+fn failure(error: ResponseError, message: String) -> Failure {
+    (error.code(), message)
 }
 
-fn topic_entries(
-    config: &BrokerConfig,
-    overrides: &BTreeMap<String, String>,
-    options: Options,
-) -> Vec<DescribeConfigsResourceResult> {
-    TOPIC_CONFIGS
-        .iter()
-        .map(|def| {
-            let inherited = inherited(config, def);
-            let mut chain = Vec::new();
-            if let Some(value) = overrides.get(def.name) {
-                chain.push((def.name, value.clone(), SOURCE_TOPIC));
-            }
-            chain.extend(inherited);
-            entry(def, def.name, chain, options)
-        })
-        .collect()
+/// One synonym.
+fn synonym(name: &str, value: Option<String>, source: i8) -> DescribeConfigsSynonym {
+    DescribeConfigsSynonym::default()
+        .with_name(StrBytes::from_string(name.to_owned()))
+        .with_value(value.map(StrBytes::from_string))
+        .with_source(source)
 }
 
-fn broker_entries(config: &BrokerConfig, options: Options) -> Vec<DescribeConfigsResourceResult> {
-    TOPIC_CONFIGS
-        .iter()
-        .map(|def| entry(def, def.broker_key, inherited(config, def), options))
-        .collect()
-}
-
-/// The broker-level links of a topic config's chain: the broker's setting when it differs from
-/// Kafka's default, then the default.
-fn inherited(config: &BrokerConfig, def: &TopicConfigDef) -> Vec<(&'static str, String, i8)> {
-    let mut chain = Vec::new();
-    if let Some(value) = broker_value(config, def.broker_key) {
-        if value != def.kafka_default {
-            chain.push((def.broker_key, value, SOURCE_STATIC_BROKER));
+/// The broker-level synonyms of `keys`: each one set in the file, then each built-in default.
+fn broker_synonyms(c: &BrokerConfig, keys: &[(&str, Option<&str>)]) -> Vec<DescribeConfigsSynonym> {
+    let mut out = Vec::new();
+    for &(key, default) in keys {
+        if let Some(value) = c.explicit.get(key) {
+            out.push(synonym(
+                key,
+                Some(value.clone()),
+                SOURCE_STATIC_BROKER_CONFIG,
+            ));
+        }
+        if let Some(default) = default {
+            out.push(synonym(
+                key,
+                Some(default.to_owned()),
+                SOURCE_DEFAULT_CONFIG,
+            ));
         }
     }
-    chain.push((
-        def.broker_key,
-        def.kafka_default.to_string(),
-        SOURCE_DEFAULT,
-    ));
-    chain
+    out
 }
 
-/// One config entry: the first link of the chain is the effective value.
+/// Builds one entry. The source is the first synonym's: that is where the value came from.
 fn entry(
-    def: &TopicConfigDef,
     name: &str,
-    chain: Vec<(&'static str, String, i8)>,
-    options: Options,
+    value: Option<String>,
+    synonyms: Vec<DescribeConfigsSynonym>,
+    read_only: bool,
+    ty: i8,
+    doc: &'static str,
+    opts: Options,
 ) -> DescribeConfigsResourceResult {
-    let (value, source) = chain
-        .first()
-        .map_or((None, SOURCE_DEFAULT), |(_, v, s)| (Some(v.clone()), *s));
-    let synonyms = if options.synonyms {
-        chain
-            .iter()
-            .map(|(key, value, source)| {
-                DescribeConfigsSynonym::default()
-                    .with_name(StrBytes::from_static_str(key))
-                    .with_value(Some(StrBytes::from_string(value.clone())))
-                    .with_source(*source)
-            })
-            .collect()
-    } else {
-        Vec::new()
-    };
+    let source = synonyms.first().map_or(SOURCE_DEFAULT_CONFIG, |s| s.source);
     DescribeConfigsResourceResult::default()
-        .with_name(StrBytes::from_string(name.to_string()))
+        .with_name(StrBytes::from_string(name.to_owned()))
         .with_value(value.map(StrBytes::from_string))
-        .with_read_only(false)
+        .with_read_only(read_only)
         .with_config_source(source)
         .with_is_sensitive(false)
-        .with_synonyms(synonyms)
-        .with_config_type(def.kind as i8)
-        .with_documentation(
-            options
-                .documentation
-                .then(|| StrBytes::from_static_str(def.doc)),
-        )
+        .with_synonyms(if opts.synonyms { synonyms } else { Vec::new() })
+        .with_config_type(if opts.types { ty } else { 0 })
+        .with_documentation(opts.documentation.then(|| StrBytes::from_static_str(doc)))
+}
+
+fn topic_configs(
+    broker: &Broker,
+    name: &str,
+    opts: Options,
+    wanted: &dyn Fn(&str) -> bool,
+) -> Result<Vec<DescribeConfigsResourceResult>, Failure> {
+    if let Err(e) = LogManager::validate_topic_name(name) {
+        return Err(failure(ResponseError::InvalidTopicException, e.to_string()));
+    }
+    let Some(topic) = broker.log_manager.topic(name) else {
+        return Err(failure(
+            ResponseError::UnknownTopicOrPartition,
+            format!("topic '{name}' does not exist"),
+        ));
+    };
+    Ok(topic_entries(
+        &broker.config,
+        &topic.config_overrides(),
+        opts,
+        wanted,
+    ))
+}
+
+/// The entries of a topic with `overrides`, over the broker config `c`.
+fn topic_entries(
+    c: &BrokerConfig,
+    overrides: &std::collections::BTreeMap<String, String>,
+    opts: Options,
+    wanted: &dyn Fn(&str) -> bool,
+) -> Vec<DescribeConfigsResourceResult> {
+    TOPIC_ENTRIES
+        .iter()
+        .filter(|e| wanted(e.name))
+        .map(|e| {
+            let own = overrides.get(e.name).cloned();
+            let mut synonyms = Vec::new();
+            if let Some(v) = &own {
+                synonyms.push(synonym(e.name, Some(v.clone()), SOURCE_TOPIC_CONFIG));
+            }
+            synonyms.extend(broker_synonyms(c, e.broker_keys));
+            let value = own.unwrap_or_else(|| (e.inherited)(c));
+            entry(e.name, Some(value), synonyms, false, e.ty, e.doc, opts)
+        })
+        .collect()
+}
+
+/// One broker key this broker knows, with the keys that may set it and its current value.
+struct BrokerEntry {
+    /// The key described.
+    name: &'static str,
+    /// Keys (the name, then aliases) whose presence in the file makes the value static.
+    set_by: &'static [&'static str],
+    /// Kafka's built-in default as text, if the key has one.
+    default: Option<&'static str>,
+    /// Kafka's type code.
+    ty: i8,
+    /// The effective value.
+    value: fn(&BrokerConfig) -> Option<String>,
+    /// A one-line description.
+    doc: &'static str,
+}
+
+fn listener_text(hp: &HostPort) -> String {
+    if hp.host.contains(':') {
+        format!("PLAINTEXT://[{}]:{}", hp.host, hp.port)
+    } else {
+        format!("PLAINTEXT://{}:{}", hp.host, hp.port)
+    }
+}
+
+const BROKER_ENTRIES: &[BrokerEntry] = &[
+    BrokerEntry {
+        name: "advertised.listeners",
+        set_by: &["advertised.listeners"],
+        default: None,
+        ty: STRING,
+        value: |c| c.advertised_listener.as_ref().map(listener_text),
+        doc: "the address given to clients",
+    },
+    BrokerEntry {
+        name: "auto.create.topics.enable",
+        set_by: &["auto.create.topics.enable"],
+        default: Some("true"),
+        ty: BOOLEAN,
+        value: |c| Some(c.auto_create_topics_enable.to_string()),
+        doc: "whether Metadata may create a missing topic",
+    },
+    BrokerEntry {
+        name: "fetch.max.bytes",
+        set_by: &["fetch.max.bytes"],
+        default: Some("57671680"),
+        ty: INT,
+        value: |c| Some(c.fetch_max_bytes.to_string()),
+        doc: "the most record bytes in one fetch response",
+    },
+    BrokerEntry {
+        name: "listeners",
+        set_by: &["listeners"],
+        default: Some("PLAINTEXT://:9092"),
+        ty: STRING,
+        value: |c| Some(listener_text(&c.listener)),
+        doc: "the address the broker listens on",
+    },
+    BrokerEntry {
+        name: "log.dirs",
+        set_by: &["log.dirs", "log.dir"],
+        default: None,
+        ty: STRING,
+        value: |c| {
+            Some(
+                c.log_dirs
+                    .iter()
+                    .map(|d| d.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(","),
+            )
+        },
+        doc: "the directories holding partition data",
+    },
+    BrokerEntry {
+        name: "log.flush.interval.messages",
+        set_by: &["log.flush.interval.messages"],
+        default: Some(LONG_MAX),
+        ty: LONG,
+        value: |c| Some(c.log_flush_interval_messages.to_string()),
+        doc: "force an fsync after this many messages",
+    },
+    BrokerEntry {
+        name: "log.flush.interval.ms",
+        set_by: &["log.flush.interval.ms"],
+        default: None,
+        ty: LONG,
+        value: |c| Some(c.log_flush_interval_ms.to_string()),
+        doc: "force an fsync when data is older than this",
+    },
+    BrokerEntry {
+        name: "log.flush.scheduler.interval.ms",
+        set_by: &["log.flush.scheduler.interval.ms"],
+        default: Some(LONG_MAX),
+        ty: LONG,
+        value: |c| Some(c.log_flush_scheduler_interval_ms.to_string()),
+        doc: "how often the time-based flush runs",
+    },
+    BrokerEntry {
+        name: "log.index.interval.bytes",
+        set_by: &["log.index.interval.bytes"],
+        default: Some("4096"),
+        ty: INT,
+        value: |c| Some(c.log_index_interval_bytes.to_string()),
+        doc: "bytes of log between two offset index entries",
+    },
+    BrokerEntry {
+        name: "log.index.size.max.bytes",
+        set_by: &["log.index.size.max.bytes"],
+        default: Some("10485760"),
+        ty: INT,
+        value: |c| Some(c.log_index_size_max_bytes.to_string()),
+        doc: "the preallocated size of a segment index",
+    },
+    BrokerEntry {
+        name: "log.message.timestamp.type",
+        set_by: &["log.message.timestamp.type"],
+        default: Some("CreateTime"),
+        ty: STRING,
+        value: |c| Some(timestamp_name(c.log_message_timestamp_type)),
+        doc: "CreateTime or LogAppendTime",
+    },
+    BrokerEntry {
+        name: "log.roll.ms",
+        set_by: &["log.roll.ms", "log.roll.hours"],
+        default: None,
+        ty: LONG,
+        value: |c| Some(c.log_roll_ms.to_string()),
+        doc: "the age at which a new segment is rolled",
+    },
+    BrokerEntry {
+        name: "log.segment.bytes",
+        set_by: &["log.segment.bytes"],
+        default: Some("1073741824"),
+        ty: INT,
+        value: |c| Some(c.log_segment_bytes.to_string()),
+        doc: "the size at which a new segment is rolled",
+    },
+    BrokerEntry {
+        name: "max.connections",
+        set_by: &["max.connections"],
+        default: Some("10000"),
+        ty: INT,
+        value: |c| Some(c.max_connections.to_string()),
+        doc: "the most client connections at once",
+    },
+    BrokerEntry {
+        name: "message.max.bytes",
+        set_by: &["message.max.bytes"],
+        default: Some("1048588"),
+        ty: INT,
+        value: |c| Some(c.message_max_bytes.to_string()),
+        doc: "the largest record batch size allowed",
+    },
+    BrokerEntry {
+        name: "message.max.decompressed.bytes",
+        set_by: &["message.max.decompressed.bytes"],
+        default: Some("67108864"),
+        ty: INT,
+        value: |c| Some(c.message_max_decompressed_bytes.to_string()),
+        doc: "the largest decompressed size of one batch (this broker's own key)",
+    },
+    BrokerEntry {
+        name: "node.id",
+        set_by: &["node.id", "broker.id"],
+        default: Some("1"),
+        ty: INT,
+        value: |c| Some(c.node_id.to_string()),
+        doc: "this node's id",
+    },
+    BrokerEntry {
+        name: "num.partitions",
+        set_by: &["num.partitions"],
+        default: Some("1"),
+        ty: INT,
+        value: |c| Some(c.num_partitions.to_string()),
+        doc: "partitions of an auto-created topic",
+    },
+    BrokerEntry {
+        name: "socket.request.max.bytes",
+        set_by: &["socket.request.max.bytes"],
+        default: Some("104857600"),
+        ty: INT,
+        value: |c| Some(c.socket_request_max_bytes.to_string()),
+        doc: "the largest request accepted",
+    },
+];
+
+/// The broker resource: `name` must be this node's id, or empty for the cluster-wide defaults.
+fn broker_configs(
+    c: &BrokerConfig,
+    name: &str,
+    opts: Options,
+    wanted: &dyn Fn(&str) -> bool,
+) -> Result<Vec<DescribeConfigsResourceResult>, Failure> {
+    // Kafka refuses a broker resource naming another node (or not a number) with
+    // INVALID_REQUEST rather than forwarding it; with one node there is nowhere to forward to.
+    // An empty name asks for the cluster-wide defaults; with no dynamic configs those are the
+    // same static settings, so both get the same list.
+    if !name.is_empty() && name.parse::<i32>().ok() != Some(c.node_id) {
+        return Err(failure(
+            ResponseError::InvalidRequest,
+            format!(
+                "unexpected broker id '{name}': expected {} or an empty name",
+                c.node_id
+            ),
+        ));
+    }
+    Ok(BROKER_ENTRIES
+        .iter()
+        .filter(|e| wanted(e.name))
+        .map(|e| {
+            let mut synonyms = Vec::new();
+            if let Some(key) = e.set_by.iter().find(|k| c.explicit.contains_key(**k)) {
+                synonyms.push(synonym(
+                    key,
+                    c.explicit.get(*key).cloned(),
+                    SOURCE_STATIC_BROKER_CONFIG,
+                ));
+            }
+            if let Some(default) = e.default {
+                synonyms.push(synonym(
+                    e.name,
+                    Some(default.to_owned()),
+                    SOURCE_DEFAULT_CONFIG,
+                ));
+            }
+            // No dynamic broker configs: every broker key is read-only, as static keys are in
+            // Kafka.
+            entry(e.name, (e.value)(c), synonyms, true, e.ty, e.doc, opts)
+        })
+        .collect())
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn options() -> Options {
-        Options {
-            synonyms: true,
-            documentation: false,
-        }
-    }
-
-    fn find<'a>(
-        entries: &'a [DescribeConfigsResourceResult],
-        name: &str,
-    ) -> &'a DescribeConfigsResourceResult {
-        entries.iter().find(|e| e.name.as_str() == name).unwrap()
-    }
-
-    #[test]
-    fn topic_override_wins_and_keeps_the_chain_as_synonyms() {
-        let config = BrokerConfig::load(None, &["log.segment.bytes=1048576".to_string()]).unwrap();
-        let overrides = BTreeMap::from([("retention.ms".to_string(), "86400000".to_string())]);
-        let entries = topic_entries(&config, &overrides, options());
-        assert_eq!(entries.len(), TOPIC_CONFIGS.len());
-
-        let retention = find(&entries, "retention.ms");
-        assert_eq!(retention.value.as_deref(), Some("86400000"));
-        assert_eq!(retention.config_source, SOURCE_TOPIC);
-        let chain: Vec<(&str, i8)> = retention
-            .synonyms
-            .iter()
-            .map(|s| (s.name.as_str(), s.source))
-            .collect();
-        assert_eq!(
-            chain,
-            [
-                ("retention.ms", SOURCE_TOPIC),
-                ("log.retention.ms", SOURCE_DEFAULT)
-            ]
-        );
-
-        let segment = find(&entries, "segment.bytes");
-        assert_eq!(segment.value.as_deref(), Some("1048576"));
-        assert_eq!(segment.config_source, SOURCE_STATIC_BROKER);
-
-        let flush = find(&entries, "flush.messages");
-        assert_eq!(flush.value.as_deref(), Some("9223372036854775807"));
-        assert_eq!(flush.config_source, SOURCE_DEFAULT);
-    }
-
-    #[test]
-    fn broker_entries_use_broker_key_names() {
-        let config = BrokerConfig::load(None, &[]).unwrap();
-        let entries = broker_entries(&config, options());
-        let max = find(&entries, "message.max.bytes");
-        assert_eq!(max.value.as_deref(), Some("1048588"));
-        assert_eq!(max.config_source, SOURCE_DEFAULT);
-    }
-
-    #[test]
-    fn every_default_matches_the_broker_default_where_the_broker_has_one() {
-        // A broker started with no settings must report every config as Kafka's default.
-        let config = BrokerConfig::load(None, &[]).unwrap();
-        for def in TOPIC_CONFIGS {
-            if let Some(value) = broker_value(&config, def.broker_key) {
-                assert_eq!(value, def.kafka_default, "{}", def.name);
-            }
-        }
-    }
-}
+#[path = "describe_configs_tests.rs"]
+mod tests;
