@@ -24,6 +24,12 @@ if ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
     apt_install python3-venv
 fi
 command -v go >/dev/null || apt_install golang-go
+# franz-go 1.22 needs Go 1.26; an older toolchain would try to download a newer one.
+go_minor=$(go env GOVERSION | sed -E 's/^go1\.([0-9]+).*/\1/')
+if ((go_minor < 26)); then
+    echo "Go $(go env GOVERSION) is too old for franz-go; install Go 1.26 or newer" >&2
+    exit 1
+fi
 
 if [[ ! -x $venv/bin/python ]]; then
     python3 -m venv "$venv"
