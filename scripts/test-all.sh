@@ -15,6 +15,9 @@ install_system_packages() {
     command -v cmake >/dev/null || need+=(cmake)
     command -v pkg-config >/dev/null || need+=(pkg-config)
     dpkg -s zlib1g-dev >/dev/null 2>&1 || need+=(zlib1g-dev)
+    # The reference Apache Kafka broker of the compatibility matrix runs on Java, from Maven jars.
+    command -v java >/dev/null || need+=(openjdk-17-jre-headless)
+    command -v mvn >/dev/null || need+=(maven)
     if ((${#need[@]})); then
         log "installing ${need[*]}"
         local sudo=""
@@ -40,3 +43,8 @@ export BROKER_BIN="$PWD/target/release/broker"
 
 log "unit and integration tests"
 cargo test --workspace --no-fail-fast -- --test-threads=2
+
+log "compatibility matrix: Python and Go clients, Apache Kafka first, then ours"
+# Needs Java and Maven (the reference broker's jars come from Maven Central) and Go >= 1.26.
+./protocol-tests/compat/install.sh
+python3 protocol-tests/compat/run.py
