@@ -1,278 +1,299 @@
 #!/usr/bin/env python3
-"""Compatibility matrix: real client libraries against Apache Kafka, then against our broker.
+"""Runs the client x scenario compatibility matrix: first against Apache Kafka, then ours.
 
-    BROKER_BIN=target/release/broker python3 protocol-tests/compat/run.py [--only CLIENT,...]
+    BROKER_BIN=target/release/broker protocol-tests/compat/run.py [--jobs N] [--client ID]
+                                                                   [--scenario ID]
 
-Every (client, scenario) pair of scenarios.json runs as its own driver subprocess, first against
-a reference Apache Kafka (a failure there means the scenario itself is broken), then against our
-broker. Writes COMPATIBILITY.md at the repository root and prints `N passed, M failed, K skipped`
-for our broker (skipped = scenarios waiting on an issue). Exits non-zero if anything failed on
-Apache Kafka, or a scenario not waiting on an issue failed on ours. Run install.sh first.
+Starts a reference Apache Kafka (kafka/start-kafka.sh) and our broker on free ports and temp
+dirs, runs every (client, scenario) driver as a subprocess against each, writes
+COMPATIBILITY.md at the repository root and prints `N passed, M failed, K skipped` for our broker.
+Exits 1 if a scenario failed on Apache Kafka (the scenario is broken) or on ours (not-yet
+scenarios excluded). Run install.sh first. Python 3.11, stdlib only.
 """
-
-from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import datetime
 import json
 import os
 import re
+import secrets
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-import uuid
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 KAFKA_DIR = HERE.parent / "kafka"
-VENV_PY = Path(os.environ.get("COMPAT_VENV", HERE / "python" / ".venv")) / "bin" / "python"
-GO_DRIVER = HERE / "go" / "compat-franz"
-KAFKA_VERSION = os.environ.get("KAFKA_VERSION", "4.1.1")
-# Per driver run; a scenario is small, so this only bounds a hang.
+#: Partitions of auto-created topics on both brokers; the drivers assume it.
+NUM_PARTITIONS = 3
 SCENARIO_TIMEOUT_S = 90
-# A scenario waiting on an unbuilt feature usually hangs on ours until the client gives up.
-NOT_YET_TIMEOUT_S = 40
-WORKERS = 3
 
 
-def free_port() -> int:
+def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
 class ReferenceKafka:
-    """Apache Kafka started by kafka/start-kafka.sh; stopped (and its dir removed) on exit."""
+    """Apache Kafka via start-kafka.sh in a temp dir; stopped (and the dir removed) on exit."""
 
-    def __init__(self, settings: dict[str, str]):
+    def __enter__(self):
         self.dir = Path(tempfile.mkdtemp(prefix="compat-kafka-"))
-        self.port = free_port()
-        # The watchdog stops Kafka and removes its dir even if this process is killed.
+        port = free_port()
         env = dict(os.environ, KAFKA_PARENT_PID=str(os.getpid()), KAFKA_REMOVE_DIR_ON_EXIT="1")
-        kv = [f"{k}={v}" for k, v in settings.items()]
         try:
-            subprocess.run([str(KAFKA_DIR / "start-kafka.sh"), str(self.port), str(self.dir),
-                            *kv], env=env, check=True, stdout=subprocess.DEVNULL)
+            subprocess.run([str(KAFKA_DIR / "start-kafka.sh"), str(port), str(self.dir),
+                            f"num.partitions={NUM_PARTITIONS}"], env=env, check=True,
+                           stdout=subprocess.DEVNULL, timeout=180)
         except BaseException:
-            self.stop()
+            self.__exit__(None, None, None)
             raise
-        self.bootstrap = f"127.0.0.1:{self.port}"
+        self.bootstrap = f"127.0.0.1:{port}"
+        return self
 
-    def stop(self) -> None:
-        subprocess.run([str(KAFKA_DIR / "stop-kafka.sh"), str(self.dir)], check=False,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    def __exit__(self, *_):
+        subprocess.run([str(KAFKA_DIR / "stop-kafka.sh"), str(self.dir)],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
 class OurBroker:
-    """Our broker binary on a temp data dir, on a port it picks; SIGTERM, then SIGKILL, on exit."""
+    """Our broker binary on a temp data dir; SIGTERM then SIGKILL on exit."""
 
-    def __init__(self, binary: str, settings: dict[str, str]):
+    def __init__(self, binary):
+        self.binary = binary
+
+    def __enter__(self):
         self.dir = Path(tempfile.mkdtemp(prefix="compat-ours-"))
-        args = [binary, "--override", "listeners=PLAINTEXT://127.0.0.1:0",
-                "--override", f"log.dirs={self.dir / 'data'}"]
-        for k, v in settings.items():
-            args += ["--override", f"{k}={v}"]
-        self.stderr = open(self.dir / "stderr.log", "wb")
-        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self.stderr,
-                                     stdin=subprocess.DEVNULL, text=True)
-        deadline = time.monotonic() + 30
-        self.bootstrap = ""
-        assert self.proc.stdout is not None
-        # The binary prints `listening on ip:port` once the listener is bound.
-        while time.monotonic() < deadline:
-            line = self.proc.stdout.readline()
-            if not line:
-                break
-            m = re.search(r"listening on (\S+)", line)
-            if m:
-                self.bootstrap = m.group(1)
-                break
-        if not self.bootstrap:
-            self.stop()
-            raise RuntimeError(f"our broker ({binary}) printed no `listening on` line")
-        # Keep draining stdout so the broker never blocks on a full pipe.
-        self.pump = concurrent.futures.ThreadPoolExecutor(1)
-        self.pump.submit(lambda: [None for _ in self.proc.stdout])  # type: ignore[union-attr]
+        self.log = open(self.dir / "broker.log", "w")
+        self.proc = subprocess.Popen(
+            [self.binary, "--override", "listeners=PLAINTEXT://127.0.0.1:0",
+             "--override", f"log.dirs={self.dir / 'data'}",
+             "--override", f"num.partitions={NUM_PARTITIONS}"],
+            stdout=subprocess.PIPE, stderr=self.log, stdin=subprocess.DEVNULL, text=True)
+        found = {}
 
-    def stop(self) -> None:
+        def pump():
+            for line in self.proc.stdout:
+                m = re.search(r"listening on (\d+\.\d+\.\d+\.\d+:\d+)", line)
+                if m and "addr" not in found:
+                    found["addr"] = m.group(1)
+                    ready.set()
+                self.log.write(line)
+            ready.set()
+
+        ready = threading.Event()
+        threading.Thread(target=pump, daemon=True).start()
+        ready.wait(30)
+        if "addr" not in found:
+            self.__exit__(None, None, None)
+            raise RuntimeError(f"our broker did not print `listening on`; log in {self.dir}")
+        self.bootstrap = found["addr"]
+        return self
+
+    def __exit__(self, *_):
         if self.proc.poll() is None:
             self.proc.terminate()
             try:
-                self.proc.wait(15)
+                self.proc.wait(30)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        self.stderr.close()
+        self.log.close()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def driver_cmd(client: dict) -> list[str]:
-    if client["driver"] == "python":
-        return [str(VENV_PY), str(HERE / "python" / "driver.py"), "--client", client["id"]]
-    return [str(GO_DRIVER)]
-
-
-def run_one(client: dict, scenario: str, bootstrap: str, timeout: int) -> dict:
-    """Runs one driver subprocess; its last JSON line on stdout is the result."""
-    topic = f"compat-{client['id']}-{scenario}-{uuid.uuid4().hex[:8]}"
-    cmd = driver_cmd(client) + ["--bootstrap", bootstrap, "--scenario", scenario, "--topic", topic]
-    start = time.monotonic()
+def run_driver(client, scenario, bootstrap):
+    """Runs one driver; returns {"result", "detail", "seconds"}."""
+    topic = f"compat-{client['id']}-{scenario['id']}-{secrets.token_hex(3)}"
+    cmd = [str(HERE / client["cmd"][0])] + [str(HERE / a) for a in client["cmd"][1:]]
+    cmd += ["--bootstrap", bootstrap, "--scenario", scenario["id"], "--topic", topic]
+    started = time.monotonic()
     try:
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=SCENARIO_TIMEOUT_S, cwd=HERE)
     except subprocess.TimeoutExpired:
-        return {"status": "fail", "detail": f"timed out after {timeout}s", "secs": timeout}
-    secs = round(time.monotonic() - start, 1)
-    for line in reversed(out.stdout.splitlines()):
-        if line.startswith("{"):
-            try:
-                res = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            res["secs"] = secs
-            return res
-    tail = (out.stderr.strip().splitlines() or ["no output"])[-3:]
-    return {"status": "fail", "detail": f"exit {out.returncode}: " + " | ".join(tail), "secs": secs}
+        return {"result": "fail", "detail": f"timed out after {SCENARIO_TIMEOUT_S} s",
+                "seconds": SCENARIO_TIMEOUT_S}
+    lines = [ln for ln in p.stdout.splitlines() if ln.startswith("{")]
+    try:
+        out = json.loads(lines[-1])
+    except (IndexError, json.JSONDecodeError):
+        tail = " | ".join(p.stderr.strip().splitlines()[-3:])
+        return {"result": "fail", "detail": f"no result line (exit {p.returncode}): {tail}",
+                "seconds": round(time.monotonic() - started, 2)}
+    if out.get("result") not in ("pass", "fail", "unsupported"):
+        out = {"result": "fail", "detail": f"bad result line {lines[-1]}"}
+    return out
 
 
-def run_matrix(clients: list[dict], scenarios: list[dict], bootstrap: str,
-               ours: bool) -> dict[tuple[str, str], dict]:
-    jobs = {}
-    with concurrent.futures.ThreadPoolExecutor(WORKERS) as pool:
-        for c in clients:
-            for s in scenarios:
-                timeout = NOT_YET_TIMEOUT_S if ours and s["waits_on"] else SCENARIO_TIMEOUT_S
-                jobs[(c["id"], s["id"])] = pool.submit(run_one, c, s["id"], bootstrap, timeout)
-    return {k: f.result() for k, f in jobs.items()}
+def run_matrix(catalogue, bootstrap, jobs):
+    """Runs every (client, scenario) against bootstrap; returns {(client, scenario): result}."""
+    pairs = [(c, s) for c in catalogue["clients"] for s in catalogue["scenarios"]]
+    results = {}
+    with concurrent.futures.ThreadPoolExecutor(jobs) as pool:
+        futures = {pool.submit(run_driver, c, s, bootstrap): (c["id"], s["id"]) for c, s in pairs}
+        for f in concurrent.futures.as_completed(futures):
+            results[futures[f]] = f.result()
+    return results
 
 
-def versions(clients: list[dict]) -> dict[str, str]:
-    """Library versions as the drivers report them (`--scenario versions`)."""
-    found: dict[str, str] = {"Apache Kafka (reference broker)": KAFKA_VERSION}
-    seen = set()
-    for c in clients:
-        cmd = tuple(driver_cmd(c)[:2])
-        if cmd in seen:
-            continue
-        seen.add(cmd)
-        out = subprocess.run(list(cmd) + ["--scenario", "versions"], capture_output=True,
-                             text=True, timeout=60)
-        for line in out.stdout.splitlines():
-            if line.startswith("{"):
-                found.update(json.loads(line))
-    return found
+def client_versions(catalogue):
+    out = {}
+    for c in catalogue["clients"]:
+        cmd = [str(HERE / c["cmd"][0])] + [str(HERE / a) for a in c["cmd"][1:]] + ["--versions"]
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=60, cwd=HERE)
+        try:
+            out[c["id"]] = json.loads(p.stdout.strip().splitlines()[-1])["versions"]
+        except (IndexError, json.JSONDecodeError, KeyError):
+            out[c["id"]] = {"?": "unknown"}
+    return out
 
 
-def cell(kafka: dict, ours: dict | None, waits_on: str | None) -> str:
-    if kafka["status"] == "n/a":
+def ours_cell(res, scenario):
+    """Classifies a result on our broker: pass / fail / not-yet / not-yet-passes / n/a."""
+    if res["result"] == "unsupported":
         return "n/a"
-    if kafka["status"] != "pass":
-        return "broken test (fails on Apache Kafka)"
-    assert ours is not None
-    if waits_on:
-        return (f"pass (unexpected: {waits_on} not marked done)" if ours["status"] == "pass"
-                else f"not-yet ({waits_on})")
-    return ours["status"]
+    if scenario["not_yet"]:
+        return "not-yet-passes" if res["result"] == "pass" else "not-yet"
+    return res["result"]
 
 
-def write_report(path: Path, clients, scenarios, kafka_res, ours_res, vers, summary) -> None:
-    lines = [
-        "# Compatibility matrix",
-        "",
-        "Generated by `protocol-tests/compat/run.py` (see `protocol-tests/compat/README.md`).",
-        "Each scenario runs first against Apache Kafka (it must pass there), then against our",
-        "broker. `not-yet (issue)`: the feature is not built yet; `n/a`: the client cannot "
-        "express the scenario.",
-        "",
-        f"Our broker: **{summary}**",
-        "",
-        "| scenario | " + " | ".join(c["id"] for c in clients) + " |",
-        "| --- | " + " | ".join("---" for _ in clients) + " |",
-    ]
-    for s in scenarios:
-        row = [cell(kafka_res[(c["id"], s["id"])], ours_res.get((c["id"], s["id"])),
-                    s["waits_on"]) for c in clients]
-        lines.append(f"| `{s['id']}` | " + " | ".join(row) + " |")
-    lines += ["", "## Scenarios", ""]
-    lines += [f"- `{s['id']}`: {s['description']}"
-              + (f" (waits on issue `{s['waits_on']}`)" if s["waits_on"] else "")
-              for s in scenarios]
-    lines += ["", "## Versions", ""]
-    lines += [f"- {k}: {v}" for k, v in vers.items()]
-    fails = [(k, r) for k, r in sorted(ours_res.items()) if r["status"] == "fail"]
-    if fails:
-        lines += ["", "## What our broker answered where it did not pass (last run)", ""]
-        lines += [f"- {c} / `{s}`: {r.get('detail', '')}" for (c, s), r in fails]
-    path.write_text("\n".join(lines) + "\n")
+def on_sigterm(_sig, _frame):
+    # SystemExit unwinds the `with` blocks, so both brokers are stopped.
+    sys.exit(143)
 
 
-def main() -> int:
-    # SIGTERM unwinds like Ctrl-C, so the `finally` blocks stop both brokers.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+def main():
+    signal.signal(signal.SIGTERM, on_sigterm)
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--only", help="comma-separated client ids")
-    ap.add_argument("--scenarios", help="comma-separated scenario ids")
-    ap.add_argument("--report", default=str(REPO / "COMPATIBILITY.md"))
+    ap.add_argument("--jobs", type=int, default=3, help="drivers run at once (default 3)")
+    ap.add_argument("--client", action="append", help="only this client (repeatable)")
+    ap.add_argument("--scenario", action="append", help="only this scenario (repeatable)")
+    ap.add_argument("--no-write", action="store_true", help="do not write COMPATIBILITY.md")
+    ap.add_argument("--results", help="also write every raw result (both brokers) to this JSON file")
     args = ap.parse_args()
+
     catalogue = json.loads((HERE / "scenarios.json").read_text())
-    clients = [c for c in catalogue["clients"]
-               if not args.only or c["id"] in args.only.split(",")]
-    scenarios = [s for s in catalogue["scenarios"]
-                 if not args.scenarios or s["id"] in args.scenarios.split(",")]
-    settings = catalogue["broker_settings"]
+    if args.client:
+        catalogue["clients"] = [c for c in catalogue["clients"] if c["id"] in args.client]
+    if args.scenario:
+        catalogue["scenarios"] = [s for s in catalogue["scenarios"] if s["id"] in args.scenario]
     binary = os.environ.get("BROKER_BIN") or str(
         Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target")) / "release" / "broker")
     if not Path(binary).is_file():
-        print(f"our broker binary {binary} not found (set BROKER_BIN)", file=sys.stderr)
-        return 2
-    if not VENV_PY.exists() or not GO_DRIVER.exists():
-        print("drivers not installed: run protocol-tests/compat/install.sh", file=sys.stderr)
-        return 2
+        sys.exit(f"no broker binary at {binary}: build it (cargo build --release -p broker) or set BROKER_BIN")
+    if not (HERE / "python/.venv/bin/python").exists() or not shutil.which("go"):
+        sys.exit("drivers not installed: run protocol-tests/compat/install.sh")
+    subprocess.run(["go", "build", "-o", "compat-go", "."], cwd=HERE / "go", check=True)
 
-    t0 = time.monotonic()
-    kafka = ReferenceKafka(settings)
-    try:
-        kafka_res = run_matrix(clients, scenarios, kafka.bootstrap, ours=False)
-    finally:
-        kafka.stop()
-    t1 = time.monotonic()
-    ours_broker = OurBroker(binary, settings)
-    try:
-        ours_res = run_matrix(clients, scenarios, ours_broker.bootstrap, ours=True)
-    finally:
-        ours_broker.stop()
-    t2 = time.monotonic()
+    started = time.monotonic()
+    versions = client_versions(catalogue)
+    print("starting Apache Kafka ...", flush=True)
+    with ReferenceKafka() as kafka:
+        t = time.monotonic()
+        ref = run_matrix(catalogue, kafka.bootstrap, args.jobs)
+        print(f"Apache Kafka: {sum(r['result'] == 'pass' for r in ref.values())} of {len(ref)} "
+              f"passed in {time.monotonic() - t:.0f} s", flush=True)
+    with OurBroker(binary) as ours:
+        t = time.monotonic()
+        res = run_matrix(catalogue, ours.bootstrap, args.jobs)
+        print(f"our broker: done in {time.monotonic() - t:.0f} s", flush=True)
 
-    broken = [(k, r) for k, r in sorted(kafka_res.items()) if r["status"] == "fail"]
-    passed = failed = skipped = 0
-    waits = {s["id"]: s["waits_on"] for s in scenarios}
-    for (c, s), r in sorted(ours_res.items()):
-        if kafka_res[(c, s)]["status"] != "pass":
-            continue
-        if waits[s] and r["status"] != "pass":
-            skipped += 1
-        elif r["status"] == "pass":
-            passed += 1
-            if waits[s]:
-                print(f"note: {c} / {s} passes on ours although it waits on {waits[s]}")
-        else:
-            failed += 1
-            print(f"FAIL on ours: {c} / {s}: {r.get('detail', '')}")
-    for (c, s), r in broken:
-        print(f"BROKEN (fails on Apache Kafka): {c} / {s}: {r.get('detail', '')}")
-    summary = f"{passed} passed, {failed} failed, {skipped} skipped"
-    write_report(Path(args.report), clients, scenarios, kafka_res, ours_res, versions(clients),
-                 summary)
-    print(f"Apache Kafka: {len(kafka_res) - len(broken)} of {len(kafka_res)} ran clean "
-          f"in {t1 - t0:.0f}s; ours in {t2 - t1:.0f}s; report {args.report}")
-    print(summary)
-    return 1 if failed or broken else 0
+    scen = {s["id"]: s for s in catalogue["scenarios"]}
+    ref_fail = sorted(k for k, r in ref.items() if r["result"] == "fail")
+    cells = {k: ours_cell(r, scen[k[1]]) for k, r in res.items()}
+    for k in ref_fail:
+        print(f"BROKEN on Apache Kafka: {k[0]} / {k[1]}: {ref[k]['detail']}")
+    for k, cell in sorted(cells.items()):
+        if cell == "fail":
+            print(f"FAIL on ours: {k[0]} / {k[1]}: {res[k]['detail']}")
+        elif cell == "not-yet-passes":
+            print(f"not-yet but PASSES on ours: {k[0]} / {k[1]} (waits on {scen[k[1]]['not_yet']})")
+    if args.results:
+        raw = [{"broker": b, "client": k[0], "scenario": k[1], **r}
+               for b, rs in (("kafka", ref), ("ours", res)) for k, r in sorted(rs.items())]
+        Path(args.results).write_text(json.dumps(raw, indent=1) + "\n")
+    if not args.no_write:
+        write_markdown(catalogue, versions, ref, res, cells, time.monotonic() - started)
+    passed = sum(c == "pass" for c in cells.values())
+    failed = sum(c == "fail" for c in cells.values())
+    skipped = sum(c.startswith("not-yet") for c in cells.values())
+    print(f"{passed} passed, {failed} failed, {skipped} skipped")
+    sys.exit(1 if failed or ref_fail else 0)
+
+
+def write_markdown(catalogue, versions, ref, res, cells, seconds):
+    """Writes COMPATIBILITY.md: the matrix for ours, with Apache Kafka as the reference."""
+    kafka_version = os.environ.get("KAFKA_VERSION", "4.1.1")
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO,
+                                capture_output=True, text=True).stdout.strip()
+    except OSError:
+        commit = "?"
+    clients = [c["id"] for c in catalogue["clients"]]
+    mark = {"pass": "pass", "fail": "**FAIL**", "n/a": "n/a"}
+    lines = [
+        "# Client compatibility matrix",
+        "",
+        "Generated by `protocol-tests/compat/run.py` (do not edit by hand). Every scenario first "
+        f"runs against Apache Kafka {kafka_version} (KRaft, single node), where it must pass, then "
+        f"against our broker (commit `{commit}`). `not-yet (issue)` marks a feature our broker "
+        "does not serve yet; it still runs against both.",
+        "",
+        f"Run on {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC in {seconds:.0f} s.",
+        "",
+        "## Versions",
+        "",
+        f"- Apache Kafka {kafka_version} (reference broker, jars from Maven Central)",
+    ]
+    for c in catalogue["clients"]:
+        v = ", ".join(f"{k} {val}" for k, val in versions[c["id"]].items())
+        lines.append(f"- {c['id']} ({c['language']}): {v}")
+    lines += ["", "## Our broker", "", "| scenario | " + " | ".join(clients) + " |",
+              "|---" * (len(clients) + 1) + "|"]
+    for s in catalogue["scenarios"]:
+        row = []
+        for c in clients:
+            cell = cells[(c, s["id"])]
+            if cell == "not-yet":
+                row.append(f"not-yet ({s['not_yet']})")
+            elif cell == "not-yet-passes":
+                row.append(f"pass (marked not-yet: {s['not_yet']})")
+            else:
+                row.append(mark[cell])
+            if ref[(c, s["id"])]["result"] == "fail":
+                row[-1] += " (broken on Kafka)"
+        lines.append(f"| `{s['id']}` | " + " | ".join(row) + " |")
+    passed = sum(c == "pass" for c in cells.values())
+    failed = sum(c == "fail" for c in cells.values())
+    skipped = sum(c.startswith("not-yet") for c in cells.values())
+    ref_pass = sum(r["result"] == "pass" for r in ref.values())
+    lines += ["", f"Ours: {passed} passed, {failed} failed, {skipped} not-yet. "
+              f"Apache Kafka: {ref_pass} of {len(ref)} passed.", ""]
+    failures = [(k, res[k]["detail"]) for k, c in sorted(cells.items()) if c == "fail"]
+    if failures:
+        lines += ["### Failures on our broker", ""]
+        lines += [f"- {c} / `{s}`: {d}" for (c, s), d in failures]
+        lines.append("")
+    gaps = [(k, res[k]["detail"]) for k, c in sorted(cells.items()) if c == "not-yet"]
+    if gaps:
+        lines += ["### What not-yet scenarios do on our broker today", ""]
+        lines += [f"- {c} / `{s}`: {d}" for (c, s), d in gaps]
+        lines.append("")
+    lines += ["## Scenarios", ""]
+    lines += [f"- `{s['id']}`: {s['description']}" for s in catalogue["scenarios"]]
+    lines += ["", "## Issues", ""]
+    lines += [f"- `{k}`: {v}" for k, v in catalogue["issues"].items()]
+    (REPO / "COMPATIBILITY.md").write_text("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

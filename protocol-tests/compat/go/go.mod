@@ -1,4 +1,4 @@
-module compat/franz
+module compatgo
 
 go 1.26.0
 

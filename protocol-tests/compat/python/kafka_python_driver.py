@@ -1,0 +1,238 @@
+"""Scenarios driven by kafka-python (pure Python)."""
+
+import time
+
+import kafka
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import ConfigResource, ConfigResourceType, NewTopic
+from kafka.errors import MessageSizeTooLargeError
+from kafka.structs import OffsetAndMetadata
+
+import common
+from common import PARTITIONS, check
+
+
+def producer(bootstrap, **extra):
+    return KafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, **extra)
+
+
+def consumer(bootstrap, **extra):
+    conf = {"group_id": None, "enable_auto_commit": False, "auto_offset_reset": "earliest"}
+    conf.update(extra)
+    return KafkaConsumer(bootstrap_servers=bootstrap, **conf)
+
+
+def tps(topic):
+    return [TopicPartition(topic, p) for p in range(PARTITIONS)]
+
+
+def produce_all(p, topic, records):
+    futures = [p.send(topic, value=r["value"], key=r["key"], headers=r["headers"],
+                      partition=r["partition"], timestamp_ms=r["timestamp"]) for r in records]
+    p.flush(30)
+    for f in futures:
+        f.get(timeout=30)
+    p.close()
+
+
+def as_record(m):
+    return {"partition": m.partition, "offset": m.offset, "key": m.key, "value": m.value or b"",
+            "headers": m.headers or [], "timestamp": m.timestamp}
+
+
+def drain(c, count, timeout=common.CONSUME_TIMEOUT_S):
+    got, deadline = [], time.monotonic() + timeout
+    while len(got) < count and time.monotonic() < deadline:
+        for batch in c.poll(timeout_ms=500).values():
+            got.extend(as_record(m) for m in batch)
+    return got
+
+
+def consume(bootstrap, topic, count, **extra):
+    c = consumer(bootstrap, **extra)
+    try:
+        c.assign(tps(topic))
+        c.seek_to_beginning()
+        return drain(c, count)
+    finally:
+        c.close()
+
+
+def round_trip(bootstrap, topic, seed, **producer_conf):
+    records = common.expected_records(seed)
+    produce_all(producer(bootstrap, **producer_conf), topic, records)
+    common.compare(records, consume(bootstrap, topic, len(records)))
+
+
+def wait_partitions(get, want, what):
+    deadline = time.monotonic() + 15
+    while True:
+        n = get()
+        if n == want:
+            return
+        check(time.monotonic() < deadline, f"{what}: {n} partitions, expected {want}")
+        time.sleep(0.3)
+
+
+def metadata_autocreate(bootstrap, topic):
+    # The producer's metadata request asks for the unknown topic to be auto-created.
+    p = producer(bootstrap)
+    try:
+        wait_partitions(lambda: len(p.partitions_for(topic) or ()), PARTITIONS, "auto-create")
+    finally:
+        p.close()
+
+
+def admin_topics(bootstrap, topic):
+    a = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        a.create_topics([NewTopic(topic, 2, 1)])
+
+        def count():
+            d = a.describe_topics([topic])
+            return len(d[0]["partitions"]) if d and d[0]["error_code"] == 0 else -1
+        wait_partitions(count, 2, "after create")
+        a.create_partitions({topic: 4})
+        wait_partitions(count, 4, "after create_partitions")
+        a.delete_topics([topic])
+        deadline = time.monotonic() + 15
+        while topic in a.list_topics():
+            check(time.monotonic() < deadline, "topic still listed after delete")
+            time.sleep(0.3)
+    finally:
+        a.close()
+
+
+def codec(name):
+    return lambda bootstrap, topic: round_trip(bootstrap, topic, name, compression_type=name)
+
+
+def max_message(bootstrap, topic):
+    p = producer(bootstrap, max_request_size=2_000_000, retries=0, enable_idempotence=False)
+    p.send(topic, value=b"n" * common.NEAR_MAX, key=b"near", partition=0).get(timeout=30)
+    try:
+        p.send(topic, value=b"o" * common.OVER_MAX, key=b"over", partition=0).get(timeout=30)
+        check(False, "over-max record was accepted")
+    except MessageSizeTooLargeError:
+        pass
+    p.close()
+    got = consume(bootstrap, topic, 1, max_partition_fetch_bytes=2_000_000)
+    check(len(got) == 1 and got[0]["value"] == b"n" * common.NEAR_MAX, "near-max record not read back")
+
+
+def idempotent(bootstrap, topic):
+    # kafka-python 3 is idempotent by default; the scenario checks the default stays usable.
+    p = producer(bootstrap)
+    check(p.config.get("enable_idempotence") in (True, None), "idempotence is not the default")
+    records = common.expected_records("idem")
+    produce_all(p, topic, records)
+    common.compare(records, consume(bootstrap, topic, len(records)))
+
+
+def earliest_latest(bootstrap, topic):
+    produce_all(producer(bootstrap), topic, common.expected_records("el-1", count=60))
+    check(len(consume(bootstrap, topic, 60)) == 60, "earliest: not all 60 records")
+    c = consumer(bootstrap)
+    try:
+        c.assign(tps(topic))
+        c.seek_to_end()
+        pos = [c.position(tp) for tp in tps(topic)]
+        check(pos == [20, 20, 20], f"latest: positions {pos}, expected 20 each")
+        later = common.expected_records("el-2", count=30)
+        produce_all(producer(bootstrap), topic, later)
+        got = drain(c, 30)
+        got += drain(c, 1, timeout=1.0)
+        check(sorted(r["value"] for r in got) == sorted(r["value"] for r in later),
+              f"latest: got {len(got)} records, expected the 30 new ones")
+    finally:
+        c.close()
+
+
+def offsets_for_times(bootstrap, topic):
+    base = int(time.time() * 1000) - 600_000
+    produce_all(producer(bootstrap), topic, common.expected_records("oft", count=90, base_ts=base))
+    c = consumer(bootstrap)
+    try:
+        t0, t1, t2 = tps(topic)
+        res = c.offsets_for_times({t0: base + 31, t1: base + 10_000_000})
+        check(res[t0] is not None and res[t0].offset == 11, f"partition 0: {res[t0]}, expected 11")
+        check(res[t1] is None, f"past the last timestamp: {res[t1]}, expected none")
+        lo, hi = c.beginning_offsets([t2])[t2], c.end_offsets([t2])[t2]
+        check((lo, hi) == (0, 30), f"offsets {lo},{hi}, expected 0,30")
+    finally:
+        c.close()
+
+
+def empty_eof(bootstrap, topic):
+    metadata_autocreate(bootstrap, topic)
+    c = consumer(bootstrap)
+    try:
+        c.assign(tps(topic))
+        c.seek_to_beginning()
+        check(drain(c, 1, timeout=3.0) == [], "a record came out of an empty topic")
+        ends = c.end_offsets(tps(topic))
+        check(all(v == 0 for v in ends.values()), f"end offsets {ends}")
+        check([c.position(tp) for tp in tps(topic)] == [0, 0, 0], "positions not 0")
+    finally:
+        c.close()
+
+
+def describe_configs(bootstrap, topic):
+    a = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        a.create_topics([NewTopic(topic, 1, 1, topic_configs={"retention.ms": "3600000"})])
+        entries = common.retry(lambda: a.describe_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, topic)], config_filter="all")["topic"][topic])
+        rm, cp = entries.get("retention.ms"), entries.get("cleanup.policy")
+        check(rm is not None and rm["value"] == "3600000", f"retention.ms {rm}")
+        check(cp is not None and cp["value"] == "delete", f"cleanup.policy {cp}")
+    finally:
+        a.close()
+
+
+def consumer_group(bootstrap, topic):
+    produce_all(producer(bootstrap), topic, common.expected_records("grp", count=90))
+    group = "compat-" + topic
+
+    def member():
+        c = KafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=group,
+                          enable_auto_commit=False, auto_offset_reset="earliest")
+        return c
+    c = member()
+    got = drain(c, 45)
+    check(len(got) >= 45, f"first member consumed {len(got)}")
+    last = {}
+    for r in got[:45]:
+        last[r["partition"]] = r["offset"] + 1
+    c.commit({TopicPartition(topic, p): OffsetAndMetadata(o, "", -1) for p, o in last.items()})
+    c.close()
+    c = member()
+    rest = drain(c, 45)
+    c.close()
+    seen = {(r["partition"], r["offset"]) for r in got[:45] + rest}
+    check(len(rest) == 45 and len(seen) == 90, f"resumed member got {len(rest)}, {len(seen)} distinct")
+
+
+def versions():
+    return {"kafka-python": kafka.__version__}
+
+
+SCENARIOS = {
+    "metadata-autocreate": metadata_autocreate,
+    "admin-topics": admin_topics,
+    "produce-consume": lambda b, t: round_trip(b, t, "pc"),
+    "codec-gzip": codec("gzip"),
+    "codec-snappy": codec("snappy"),
+    "codec-lz4": codec("lz4"),
+    "codec-zstd": codec("zstd"),
+    "max-message-size": max_message,
+    "idempotent-producer": idempotent,
+    "consume-earliest-latest": earliest_latest,
+    "offsets-for-times": offsets_for_times,
+    "empty-partition-eof": empty_eof,
+    "describe-configs": describe_configs,
+    "consumer-group-resume": consumer_group,
+}
+
+if __name__ == "__main__":
+    common.main("kafka-python", versions, SCENARIOS)
