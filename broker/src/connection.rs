@@ -14,13 +14,15 @@ use std::sync::Arc;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use kafka_protocol::error::ResponseError;
-use kafka_protocol::messages::{ApiKey, RequestHeader, RequestKind, ResponseHeader};
+use kafka_protocol::messages::{ApiKey, RequestHeader, RequestKind, ResponseHeader, ResponseKind};
 use kafka_protocol::protocol::{Decodable, Encodable};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::broker::Broker;
 use crate::handlers::{self, api_versions};
+
+mod fetch_frame;
 use crate::shutdown::Shutdown;
 
 /// Smallest request frame: api key, api version and correlation id.
@@ -98,8 +100,8 @@ impl Connection {
             let Some(frame) = frame else {
                 return Ok(());
             };
-            if let Some(response) = process(broker, frame).await? {
-                self.stream.write_all(&response).await?;
+            if let Some(parts) = process(broker, frame).await? {
+                write_parts(&mut self.stream, parts).await?;
             }
         }
     }
@@ -212,13 +214,54 @@ pub fn parse_request(frame: Bytes) -> Result<ParsedRequest, CloseReason> {
     })
 }
 
-/// Checks, decodes and answers one request frame. `Ok(None)`: nothing to send (acks=0).
-async fn process(broker: &Broker, frame: Bytes) -> Result<Option<BytesMut>, CloseReason> {
+/// Most buffers handed to one `writev`, well under every platform's `IOV_MAX`.
+const MAX_IOV: usize = 64;
+
+/// Writes a response frame given as parts, in order, with vectored writes so record bytes go
+/// to the socket from their own buffers.
+async fn write_parts(stream: &mut TcpStream, mut parts: Vec<Bytes>) -> std::io::Result<()> {
+    let mut first = 0;
+    while first < parts.len() {
+        if parts[first].is_empty() {
+            first += 1;
+            continue;
+        }
+        let written = {
+            let slices: Vec<std::io::IoSlice<'_>> = parts[first..]
+                .iter()
+                .filter(|p| !p.is_empty())
+                .take(MAX_IOV)
+                .map(|p| std::io::IoSlice::new(p))
+                .collect();
+            stream.write_vectored(&slices).await?
+        };
+        if written == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        let mut left = written;
+        while left > 0 && first < parts.len() {
+            let part = &mut parts[first];
+            if left >= part.len() {
+                left -= part.len();
+                first += 1;
+            } else {
+                part.advance(left);
+                left = 0;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Checks, decodes and answers one request frame, as parts to write in order. `Ok(None)`:
+/// nothing to send (acks=0).
+async fn process(broker: &Broker, frame: Bytes) -> Result<Option<Vec<Bytes>>, CloseReason> {
     let (api, header, request) = match parse_request(frame)? {
         ParsedRequest::ApiVersionsTooNew { correlation_id } => {
             // KIP-511: tell a newer client our ranges so it can retry with a version we know.
             let body = api_versions::response(ResponseError::UnsupportedVersion.code());
-            return encode_response(correlation_id, 0, |out| body.encode(out, 0)).map(Some);
+            let out = encode_response(correlation_id, 0, |out| body.encode(out, 0))?;
+            return Ok(Some(vec![out.freeze()]));
         }
         ParsedRequest::Request {
             api,
@@ -237,10 +280,18 @@ async fn process(broker: &Broker, frame: Bytes) -> Result<Option<BytesMut>, Clos
     } else {
         api.response_header_version(version)
     };
-    encode_response(correlation_id, header_version, |out| {
+    if let ResponseKind::Fetch(fetch) = response {
+        return fetch_frame::encode(correlation_id, header_version, fetch, version)
+            .map(Some)
+            .map_err(|e| {
+                tracing::error!(error = %e, "cannot encode a fetch response");
+                CloseReason::Refused(format!("response encoding failed: {e}"))
+            });
+    }
+    let out = encode_response(correlation_id, header_version, |out| {
         response.encode(out, version)
-    })
-    .map(Some)
+    })?;
+    Ok(Some(vec![out.freeze()]))
 }
 
 /// Builds a size-prefixed response frame (header, then the body written by `body`), for the

@@ -6,6 +6,7 @@
 //! - [`record_walk`]: walking the records inside a batch, streaming decompression with a cap.
 //! - [`index_file`]: the memory-mapped fixed-entry file under both indexes.
 //! - [`offset_index`] / [`time_index`]: the sparse memory-mapped `.index` and `.timeindex` files.
+//! - [`read_buf`]: positional reads into unzeroed buffers (the fetch path).
 //! - [`segment`]: `LogSegment`, one `.log` file with its two indexes.
 //! - [`log`]: `Log`, one partition: its segments, offsets, appends, reads, rolls and flushes.
 //! - [`recovery`]: opening a partition directory, in explicit steps, after a clean or unclean
@@ -27,6 +28,7 @@ pub mod log;
 pub mod log_manager;
 pub mod offset_index;
 pub mod producer_state;
+pub mod read_buf;
 pub mod record_batch;
 pub mod record_walk;
 pub mod recovery;

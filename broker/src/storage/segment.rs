@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
 use super::error::StorageError;
 use super::log::LogConfig;
@@ -271,11 +271,9 @@ impl LogSegment {
 
     /// Reads `len` bytes at `position`, with a positional read.
     pub fn read(&self, position: u64, len: usize) -> Result<Bytes, StorageError> {
-        let mut buf = BytesMut::zeroed(len);
-        self.log
-            .read_exact_at(&mut buf, position)
+        let buf = super::read_buf::read_exact_at(&self.log, position, len)
             .map_err(io("read", &self.log_path))?;
-        Ok(buf.freeze())
+        Ok(Bytes::from(buf))
     }
 
     /// Fills `buf` from `position`, with a positional read.
