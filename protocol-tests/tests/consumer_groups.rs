@@ -147,3 +147,51 @@ async fn committed_offsets_are_resumed_by_the_next_member() -> Result<()> {
     .await;
     with_log(&broker, result)
 }
+
+/// Runs Debian's kcat with `args`, requiring success; returns stdout.
+fn kcat_ok(bootstrap: &str, args: &[&str], stdin: &[u8]) -> Result<String> {
+    let bin = std::env::var("KCAT").unwrap_or_else(|_| "/usr/bin/kcat".to_string());
+    let mut cmd = std::process::Command::new(bin);
+    cmd.args(["-b", bootstrap]).args(args);
+    let out = protocol_tests::command::run_with_timeout(cmd, stdin, TIMEOUT)?;
+    ensure!(
+        out.status.success(),
+        "kcat {args:?} exited with {}; stderr:\n{}",
+        out.status,
+        out.stderr
+    );
+    Ok(String::from_utf8(out.stdout)?)
+}
+
+#[tokio::test]
+async fn kcat_group_consumer_resumes_where_it_committed() -> Result<()> {
+    let broker = TestBroker::start(OURS)?;
+    let result = async {
+        let bootstrap = broker.bootstrap();
+        let topic = unique_topic("kcat-group");
+        let group = unique_topic("kcat-group");
+        let produce = ["-P", "-t", topic.as_str(), "-p", "0"];
+        kcat_ok(&bootstrap, &produce, b"a1\na2\na3\n")?;
+        let consume = [
+            "-G",
+            group.as_str(),
+            "-X",
+            "auto.offset.reset=earliest",
+            "-e",
+            "-f",
+            "%p:%o:%s\\n",
+            topic.as_str(),
+        ];
+        let first = kcat_ok(&bootstrap, &consume, b"")?;
+        ensure!(
+            first == "0:0:a1\n0:1:a2\n0:2:a3\n",
+            "first run read {first:?}"
+        );
+        kcat_ok(&bootstrap, &produce, b"b1\nb2\n")?;
+        let second = kcat_ok(&bootstrap, &consume, b"")?;
+        ensure!(second == "0:3:b1\n0:4:b2\n", "second run read {second:?}");
+        Ok(())
+    }
+    .await;
+    with_log(&broker, result)
+}
