@@ -3,6 +3,8 @@
 use std::sync::Arc;
 
 use crate::config::{BrokerConfig, HostPort};
+use crate::group::GroupConfig;
+use crate::group_coordinator_service::GroupCoordinatorService;
 use crate::producer_id_manager::ProducerIdManager;
 use crate::storage::LogManager;
 
@@ -23,6 +25,8 @@ pub struct Broker {
     /// without busy polling. Fetch subscribes before reading, then waits for a change or its
     /// deadline.
     pub data_appended: tokio::sync::watch::Sender<u64>,
+    /// The classic consumer-group coordinator (groups and offsets, in memory for now).
+    pub groups: GroupCoordinatorService,
 }
 
 impl Broker {
@@ -32,8 +36,10 @@ impl Broker {
         config: BrokerConfig,
         log_manager: LogManager,
         producer_ids: ProducerIdManager,
+        groups: GroupConfig,
     ) -> Broker {
         Broker {
+            groups: GroupCoordinatorService::new(groups),
             config: Arc::new(config),
             log_manager: Arc::new(log_manager),
             producer_ids,

@@ -335,7 +335,7 @@ mod tests {
     fn refusals_name_the_reason() {
         assert!(refused(&[0, 18, 0]).contains("below the minimum"));
         assert!(refused(&[0x27, 0x0f, 0, 0, 0, 0, 0, 1]).contains("unknown api key 9999"));
-        assert!(refused(&[0, 11, 0, 5, 0, 0, 0, 1]).contains("not served"));
+        assert!(refused(&[0, 50, 0, 0, 0, 0, 0, 1]).contains("not served"));
         assert!(refused(&[0, 3, 0, 13, 0, 0, 0, 1]).contains("outside"));
         assert!(refused(&[0, 0, 0, 2, 0, 0, 0, 1]).contains("Produce v2"));
         assert!(refused(&[0, 3, 0, 0, 0, 0, 0, 1]).contains("header"));

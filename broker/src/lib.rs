@@ -17,7 +17,9 @@
 //! - [`handlers`]: the single dispatch point on `ApiKey`, and one file per Kafka API.
 //! - [`broker`]: `Broker`, the state shared by every connection (config, logs, producer ids).
 //! - [`group`]: the classic consumer-group coordinator, a sans-IO state machine (not yet wired
-//!   to the handlers or to `__consumer_offsets`).
+//!   to `__consumer_offsets`: offsets live in memory).
+//! - [`group_coordinator_service`]: runs `group` for the connections (locking, parked
+//!   requests, timers).
 //! - [`producer_id_manager`]: hands out producer ids that stay unique across restarts.
 //! - [`storage`]: partitions on disk (`Log`, `LogSegment`, `OffsetIndex`, `TimeIndex`,
 //!   recovery, producer state, `LogManager`); it knows nothing of sockets or protocol messages.
@@ -27,6 +29,7 @@ pub mod broker;
 pub mod config;
 pub mod connection;
 pub mod group;
+pub mod group_coordinator_service;
 pub mod handlers;
 pub mod producer_id_manager;
 pub mod server;

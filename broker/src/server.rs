@@ -96,7 +96,12 @@ impl Server {
         Ok(Server {
             listener,
             local_addr,
-            broker: Arc::new(Broker::new(config, log_manager, producer_ids)),
+            broker: Arc::new(Broker::new(
+                config,
+                log_manager,
+                producer_ids,
+                crate::group::GroupConfig::default(),
+            )),
         })
     }
 

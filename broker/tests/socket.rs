@@ -253,7 +253,11 @@ async fn bad_requests_close_the_connection_only() {
         ("unknown api key", raw(9999, 0, &[0xff, 0xff])),
         (
             "api not served",
-            raw(ApiKey::JoinGroup as i16, 5, &[0xff, 0xff]),
+            raw(
+                ApiKey::DescribeUserScramCredentials as i16,
+                0,
+                &[0xff, 0xff],
+            ),
         ),
         (
             "version too new",
@@ -669,5 +673,94 @@ async fn describe_configs_shows_topic_overrides_and_defaults() {
             .iter()
             .any(|c| c.name.as_str() == "node.id" && c.value.as_deref() == Some("1")));
     }
+    broker.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consumer_group_join_sync_heartbeat_commit_fetch() {
+    let broker = TestBroker::start().await;
+    let mut s = broker.connect().await;
+    let group = || GroupId(StrBytes::from_static_str("socket-group"));
+    let protocol = join_group_request::JoinGroupRequestProtocol::default()
+        .with_name(StrBytes::from_static_str("range"))
+        .with_metadata(Bytes::from_static(b"opaque"));
+    let join = |member: StrBytes| {
+        JoinGroupRequest::default()
+            .with_group_id(group())
+            .with_session_timeout_ms(10_000)
+            .with_rebalance_timeout_ms(10_000)
+            .with_member_id(member)
+            .with_protocol_type(StrBytes::from_static_str("consumer"))
+            .with_protocols(vec![protocol.clone()])
+    };
+    let r: JoinGroupResponse = call(&mut s, ApiKey::JoinGroup, 4, &join(StrBytes::default())).await;
+    assert_eq!(r.error_code, 79, "MEMBER_ID_REQUIRED");
+    let member = r.member_id.clone();
+    assert!(!member.is_empty());
+
+    let r: JoinGroupResponse = call(&mut s, ApiKey::JoinGroup, 4, &join(member.clone())).await;
+    assert_eq!(r.error_code, 0);
+    assert_eq!(
+        (r.leader.as_str(), r.member_id.as_str()),
+        (member.as_str(), member.as_str())
+    );
+    assert_eq!(r.protocol_name.as_ref().map(|p| p.as_str()), Some("range"));
+    assert_eq!(r.members.len(), 1);
+    let generation = r.generation_id;
+    assert!(generation >= 1);
+
+    let sync = SyncGroupRequest::default()
+        .with_group_id(group())
+        .with_generation_id(generation)
+        .with_member_id(member.clone())
+        .with_assignments(vec![
+            sync_group_request::SyncGroupRequestAssignment::default()
+                .with_member_id(member.clone())
+                .with_assignment(Bytes::from_static(b"mine")),
+        ]);
+    let r: SyncGroupResponse = call(&mut s, ApiKey::SyncGroup, 3, &sync).await;
+    assert_eq!((r.error_code, &r.assignment[..]), (0, &b"mine"[..]));
+
+    let hb = HeartbeatRequest::default()
+        .with_group_id(group())
+        .with_generation_id(generation)
+        .with_member_id(member.clone());
+    let r: HeartbeatResponse = call(&mut s, ApiKey::Heartbeat, 3, &hb).await;
+    assert_eq!(r.error_code, 0);
+    let stale = hb.clone().with_generation_id(generation + 5);
+    let r: HeartbeatResponse = call(&mut s, ApiKey::Heartbeat, 3, &stale).await;
+    assert_eq!(r.error_code, 22, "ILLEGAL_GENERATION");
+
+    let commit = OffsetCommitRequest::default()
+        .with_group_id(group())
+        .with_generation_id_or_member_epoch(generation)
+        .with_member_id(member.clone())
+        .with_topics(vec![
+            offset_commit_request::OffsetCommitRequestTopic::default()
+                .with_name(TopicName(StrBytes::from_static_str("t")))
+                .with_partitions(vec![
+                    offset_commit_request::OffsetCommitRequestPartition::default()
+                        .with_partition_index(2)
+                        .with_committed_offset(42),
+                ]),
+        ]);
+    let r: OffsetCommitResponse = call(&mut s, ApiKey::OffsetCommit, 7, &commit).await;
+    assert_eq!(r.topics[0].partitions[0].error_code, 0);
+
+    let fetch = OffsetFetchRequest::default()
+        .with_group_id(group())
+        .with_topics(Some(vec![
+            offset_fetch_request::OffsetFetchRequestTopic::default()
+                .with_name(TopicName(StrBytes::from_static_str("t")))
+                .with_partition_indexes(vec![2, 3]),
+        ]));
+    let r: OffsetFetchResponse = call(&mut s, ApiKey::OffsetFetch, 5, &fetch).await;
+    assert_eq!(r.error_code, 0);
+    let offsets: Vec<(i32, i64)> = r.topics[0]
+        .partitions
+        .iter()
+        .map(|p| (p.partition_index, p.committed_offset))
+        .collect();
+    assert_eq!(offsets, vec![(2, 42), (3, -1)]);
     broker.shutdown().await;
 }

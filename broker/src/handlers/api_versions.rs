@@ -26,6 +26,16 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::CreatePartitions, 0, 3),
     (ApiKey::DescribeCluster, 0, 1),
     (ApiKey::DescribeConfigs, 1, 4),
+    (ApiKey::JoinGroup, 0, 9),
+    (ApiKey::SyncGroup, 0, 5),
+    (ApiKey::Heartbeat, 0, 4),
+    (ApiKey::LeaveGroup, 0, 5),
+    (ApiKey::OffsetCommit, 2, 9),
+    (ApiKey::OffsetFetch, 1, 9),
+    (ApiKey::ListGroups, 0, 5),
+    (ApiKey::DescribeGroups, 0, 5),
+    (ApiKey::DeleteGroups, 0, 2),
+    (ApiKey::OffsetDelete, 0, 0),
 ];
 
 /// The `(min, max)` versions advertised for `key`, if the broker serves it.
@@ -90,6 +100,16 @@ mod tests {
             ApiKey::CreatePartitions => CreatePartitionsRequest::VERSIONS,
             ApiKey::DescribeCluster => DescribeClusterRequest::VERSIONS,
             ApiKey::DescribeConfigs => DescribeConfigsRequest::VERSIONS,
+            ApiKey::JoinGroup => JoinGroupRequest::VERSIONS,
+            ApiKey::SyncGroup => SyncGroupRequest::VERSIONS,
+            ApiKey::Heartbeat => HeartbeatRequest::VERSIONS,
+            ApiKey::LeaveGroup => LeaveGroupRequest::VERSIONS,
+            ApiKey::OffsetCommit => OffsetCommitRequest::VERSIONS,
+            ApiKey::OffsetFetch => OffsetFetchRequest::VERSIONS,
+            ApiKey::ListGroups => ListGroupsRequest::VERSIONS,
+            ApiKey::DescribeGroups => DescribeGroupsRequest::VERSIONS,
+            ApiKey::DeleteGroups => DeleteGroupsRequest::VERSIONS,
+            ApiKey::OffsetDelete => OffsetDeleteRequest::VERSIONS,
             other => panic!("{other:?} is advertised but has no entry in this test"),
         };
         (range.min, range.max)
@@ -106,7 +126,7 @@ mod tests {
 
     #[test]
     fn table_has_each_key_once_with_the_agreed_ranges() {
-        assert_eq!(SUPPORTED.len(), 13);
+        assert_eq!(SUPPORTED.len(), 23);
         for (i, (key, _, _)) in SUPPORTED.iter().enumerate() {
             assert!(
                 SUPPORTED[i + 1..].iter().all(|(k, _, _)| k != key),
@@ -116,7 +136,8 @@ mod tests {
         assert_eq!(supported_range(ApiKey::Produce), Some((0, 11)));
         assert_eq!(supported_range(ApiKey::Fetch), Some((4, 16)));
         assert_eq!(supported_range(ApiKey::DescribeConfigs), Some((1, 4)));
-        assert_eq!(supported_range(ApiKey::JoinGroup), None);
+        assert_eq!(supported_range(ApiKey::JoinGroup), Some((0, 9)));
+        assert_eq!(supported_range(ApiKey::ShareFetch), None);
     }
 
     #[test]

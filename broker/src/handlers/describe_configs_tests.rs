@@ -22,7 +22,7 @@ fn broker(pairs: &[(&str, &str)], dir: &std::path::Path) -> Broker {
     let c = config(pairs, dir);
     let log_manager = LogManager::open(c.log_manager_config()).unwrap();
     let ids = ProducerIdManager::open(dir).unwrap();
-    Broker::new(c, log_manager, ids)
+    Broker::new(c, log_manager, ids, crate::group::GroupConfig::default())
 }
 
 fn resource(ty: i8, name: &str, keys: Option<&[&str]>) -> DescribeConfigsResource {

@@ -9,20 +9,34 @@
 pub mod api_versions;
 pub mod create_partitions;
 pub mod create_topics;
+pub mod delete_groups;
 pub mod delete_topics;
 pub mod describe_cluster;
 pub mod describe_configs;
+pub mod describe_groups;
 pub mod fetch;
 pub mod find_coordinator;
+pub mod heartbeat;
 pub mod init_producer_id;
+pub mod join_group;
+pub mod leave_group;
+pub mod list_groups;
 pub mod list_offsets;
 pub mod metadata;
+pub mod offset_commit;
+pub mod offset_delete;
+pub mod offset_fetch;
 pub mod offset_for_leader_epoch;
 pub mod produce;
+pub mod sync_group;
 
 use kafka_protocol::messages::{RequestHeader, RequestKind, ResponseKind};
 
 use crate::broker::Broker;
+
+/// Answer when the group coordinator gave no response (never expected).
+const COORDINATOR_NOT_AVAILABLE: i16 =
+    kafka_protocol::ResponseError::CoordinatorNotAvailable.code();
 
 /// Runs one decoded request. `None` means no response is sent (Produce with acks=0).
 pub async fn dispatch(
@@ -48,6 +62,16 @@ pub async fn dispatch(
         RequestKind::DescribeConfigs(r) => describe_configs::handle(broker, header, r).into(),
         RequestKind::InitProducerId(r) => init_producer_id::handle(broker, header, r).await.into(),
         RequestKind::FindCoordinator(r) => find_coordinator::handle(broker, header, r).into(),
+        RequestKind::JoinGroup(r) => join_group::handle(broker, header, r).await.into(),
+        RequestKind::SyncGroup(r) => sync_group::handle(broker, header, r).await.into(),
+        RequestKind::Heartbeat(r) => heartbeat::handle(broker, header, r).await.into(),
+        RequestKind::LeaveGroup(r) => leave_group::handle(broker, header, r).await.into(),
+        RequestKind::OffsetCommit(r) => offset_commit::handle(broker, header, r).await.into(),
+        RequestKind::OffsetFetch(r) => offset_fetch::handle(broker, header, r).into(),
+        RequestKind::ListGroups(r) => list_groups::handle(broker, header, r).into(),
+        RequestKind::DescribeGroups(r) => describe_groups::handle(broker, header, r).into(),
+        RequestKind::DeleteGroups(r) => delete_groups::handle(broker, header, r).await.into(),
+        RequestKind::OffsetDelete(r) => offset_delete::handle(broker, header, r).await.into(),
         other => {
             // The connection layer only decodes keys in `api_versions::SUPPORTED`, so this is a
             // programming error, not bad input; answer nothing and let the connection log it.
