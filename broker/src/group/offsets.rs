@@ -23,6 +23,7 @@ use super::classic_group::{Group, GroupState};
 use super::codes;
 use super::coordinator::{Effects, GroupCoordinator, RequestContext};
 use super::records::{GroupRecord, OffsetCommitKey, OffsetCommitValue};
+use super::sync::validate_member;
 
 impl GroupCoordinator {
     /// OffsetCommit v2-9. Group commits must come from a current member of the current
@@ -134,15 +135,7 @@ impl GroupCoordinator {
             return Ok(());
         }
         if generation >= 0 || !member_id.is_empty() || instance_id.is_some() {
-            if group.is_static_fenced(instance_id, member_id) {
-                return Err(codes::FENCED_INSTANCE_ID);
-            }
-            if !group.members.contains_key(member_id) {
-                return Err(codes::UNKNOWN_MEMBER_ID);
-            }
-            if generation != group.generation {
-                return Err(codes::ILLEGAL_GENERATION);
-            }
+            validate_member(group, member_id, instance_id, generation)?;
         } else {
             return Err(codes::UNKNOWN_MEMBER_ID);
         }

@@ -16,9 +16,9 @@ use super::member::Parked;
 use super::rebalance::{s, sync_error};
 use super::records::GroupRecord;
 
-/// Checks shared by SyncGroup and Heartbeat: the member belongs to the group under this
-/// instance id, and speaks for the current generation.
-fn validate_member(
+/// Checks shared by SyncGroup, Heartbeat and group offset commits: the member belongs to the
+/// group under this instance id, and speaks for the current generation.
+pub(super) fn validate_member(
     group: &Group,
     member_id: &str,
     instance_id: Option<&str>,
