@@ -251,22 +251,7 @@ def sync(fn):
     return lambda bootstrap, topic: asyncio.run(bounded(bootstrap, topic))
 
 
-SCENARIOS = {k: sync(v) for k, v in {
-    "metadata-autocreate": metadata_autocreate,
-    "admin-topics": admin_topics,
-    "produce-consume": lambda b, t: round_trip(b, t, "pc"),
-    "codec-gzip": codec("gzip"),
-    "codec-snappy": codec("snappy"),
-    "codec-lz4": codec("lz4"),
-    "codec-zstd": codec("zstd"),
-    "max-message-size": max_message,
-    "idempotent-producer": idempotent,
-    "consume-earliest-latest": earliest_latest,
-    "offsets-for-times": offsets_for_times,
-    "empty-partition-eof": empty_eof,
-    "describe-configs": describe_configs,
-    "consumer-group-resume": consumer_group,
-}.items()}
+SCENARIOS = {k: sync(v) for k, v in common.scenario_table(globals()).items()}
 
 if __name__ == "__main__":
     common.main("aiokafka", versions, SCENARIOS)

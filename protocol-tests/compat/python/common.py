@@ -110,6 +110,27 @@ def emit(obj):
     print(json.dumps(obj), flush=True)
 
 
+
+def scenario_table(fns):
+    """The scenario id -> fn(bootstrap, topic) table every driver serves, from the driver's
+    functions (its module namespace): one catalogue, so the drivers cannot drift apart."""
+    return {
+        "metadata-autocreate": fns["metadata_autocreate"],
+        "admin-topics": fns["admin_topics"],
+        "produce-consume": lambda b, t: fns["round_trip"](b, t, "pc"),
+        "codec-gzip": fns["codec"]("gzip"),
+        "codec-snappy": fns["codec"]("snappy"),
+        "codec-lz4": fns["codec"]("lz4"),
+        "codec-zstd": fns["codec"]("zstd"),
+        "max-message-size": fns["max_message"],
+        "idempotent-producer": fns["idempotent"],
+        "consume-earliest-latest": fns["earliest_latest"],
+        "offsets-for-times": fns["offsets_for_times"],
+        "empty-partition-eof": fns["empty_eof"],
+        "describe-configs": fns["describe_configs"],
+        "consumer-group-resume": fns["consumer_group"],
+    }
+
 def main(client, versions, scenarios):
     """Runs the scenario named on the command line from `scenarios` (id -> fn(bootstrap, topic))."""
     args = parse_args()

@@ -254,22 +254,7 @@ def versions():
     return {"confluent-kafka": confluent_kafka.__version__, "librdkafka": confluent_kafka.libversion()[0]}
 
 
-SCENARIOS = {
-    "metadata-autocreate": metadata_autocreate,
-    "admin-topics": admin_topics,
-    "produce-consume": lambda b, t: round_trip(b, t, "pc"),
-    "codec-gzip": codec("gzip"),
-    "codec-snappy": codec("snappy"),
-    "codec-lz4": codec("lz4"),
-    "codec-zstd": codec("zstd"),
-    "max-message-size": max_message,
-    "idempotent-producer": idempotent,
-    "consume-earliest-latest": earliest_latest,
-    "offsets-for-times": offsets_for_times,
-    "empty-partition-eof": empty_eof,
-    "describe-configs": describe_configs,
-    "consumer-group-resume": consumer_group,
-}
+SCENARIOS = common.scenario_table(globals())
 
 if __name__ == "__main__":
     common.main("confluent-kafka", versions, SCENARIOS)
