@@ -11,7 +11,8 @@
 //! - `sync` — SyncGroup, Heartbeat, LeaveGroup.
 //! - [`offsets`] — OffsetCommit, OffsetDelete and offset expiry; `offset_fetch` — OffsetFetch.
 //! - `admin` — ListGroups, DescribeGroups, DeleteGroups.
-//! - [`records`] — `GroupRecord`, what goes to `__consumer_offsets`.
+//! - [`records`] — `GroupRecord`, what goes to `__consumer_offsets`; [`record_codec`] — its
+//!   binary key/value layout, as Kafka writes it.
 //! - [`config`] — `GroupConfig`.
 //!
 //! Assignment is client-side in the classic protocol: the coordinator picks a leader and a
@@ -27,6 +28,7 @@ pub mod config;
 pub mod coordinator;
 pub mod member;
 pub mod offsets;
+pub mod record_codec;
 pub mod records;
 
 mod admin;
