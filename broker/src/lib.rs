@@ -30,6 +30,7 @@ pub mod config;
 pub mod connection;
 pub mod group;
 pub mod group_coordinator_service;
+pub mod group_log;
 pub mod handlers;
 pub mod producer_id_manager;
 pub mod server;
