@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use crate::config::{BrokerConfig, HostPort};
-use crate::group::GroupConfig;
+use crate::group::{GroupConfig, GroupCoordinator};
 use crate::group_coordinator_service::GroupCoordinatorService;
 use crate::producer_id_manager::ProducerIdManager;
 use crate::storage::LogManager;
@@ -25,7 +25,8 @@ pub struct Broker {
     /// without busy polling. Fetch subscribes before reading, then waits for a change or its
     /// deadline.
     pub data_appended: tokio::sync::watch::Sender<u64>,
-    /// The classic consumer-group coordinator (groups and offsets, in memory for now).
+    /// The classic consumer-group coordinator (groups and offsets, kept in `__consumer_offsets`
+    /// when built with [`Broker::with_group_log`]).
     pub groups: GroupCoordinatorService,
 }
 
@@ -42,6 +43,23 @@ impl Broker {
             groups: GroupCoordinatorService::new(groups),
             config: Arc::new(config),
             log_manager: Arc::new(log_manager),
+            producer_ids,
+            data_appended: tokio::sync::watch::Sender::new(0),
+        }
+    }
+
+    /// Like [`Broker::new`], with `coordinator` already replayed from `__consumer_offsets`
+    /// (see [`crate::group_log::load`]) and its records appended there from now on.
+    pub fn with_group_log(
+        config: BrokerConfig,
+        log_manager: Arc<LogManager>,
+        producer_ids: ProducerIdManager,
+        coordinator: GroupCoordinator,
+    ) -> Broker {
+        Broker {
+            groups: GroupCoordinatorService::with_log(coordinator, Arc::clone(&log_manager)),
+            config: Arc::new(config),
+            log_manager,
             producer_ids,
             data_appended: tokio::sync::watch::Sender::new(0),
         }

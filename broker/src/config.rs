@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+use crate::group::GroupConfig;
 use crate::storage::{LogConfig, LogManagerConfig, TimestampType};
 
 /// Why the configuration could not be loaded.
@@ -55,7 +56,6 @@ const IGNORED_KEYS: &[&str] = &[
     "socket.send.buffer.bytes",
     "socket.receive.buffer.bytes",
     "offsets.topic.replication.factor",
-    "offsets.topic.num.partitions",
     "transaction.state.log.replication.factor",
     "transaction.state.log.min.isr",
     "share.coordinator.state.topic.replication.factor",
@@ -67,7 +67,6 @@ const IGNORED_KEYS: &[&str] = &[
     "log.retention.check.interval.ms",
     "log.cleaner.enable",
     "num.recovery.threads.per.data.dir",
-    "group.initial.rebalance.delay.ms",
     "default.replication.factor",
     "min.insync.replicas",
     "delete.topic.enable",
@@ -131,6 +130,14 @@ pub struct BrokerConfig {
     /// STATIC_BROKER_CONFIG from a default, and to report keys such as `log.retention.ms` that
     /// this broker accepts without acting on.
     pub explicit: BTreeMap<String, String>,
+    /// The classic group coordinator's settings: `group.min.session.timeout.ms`,
+    /// `group.max.session.timeout.ms`, `group.initial.rebalance.delay.ms`, `group.max.size`,
+    /// `offsets.retention.minutes`, `offsets.retention.check.interval.ms`,
+    /// `offset.metadata.max.bytes`.
+    pub group: GroupConfig,
+    /// `offsets.topic.num.partitions` (default 50): partitions of `__consumer_offsets` when it
+    /// is created (an existing topic keeps its count).
+    pub offsets_topic_num_partitions: i32,
 }
 
 impl Default for BrokerConfig {
@@ -159,6 +166,8 @@ impl Default for BrokerConfig {
             log_flush_interval_ms: i64::MAX,
             log_flush_scheduler_interval_ms: i64::MAX,
             explicit: BTreeMap::new(),
+            group: GroupConfig::default(),
+            offsets_topic_num_partitions: 50,
         }
     }
 }
@@ -256,6 +265,29 @@ impl BrokerConfig {
             }
             "log.flush.scheduler.interval.ms" => {
                 self.log_flush_scheduler_interval_ms = number(key, value, 1, i64::MAX)?;
+            }
+            "offsets.topic.num.partitions" => {
+                self.offsets_topic_num_partitions = number(key, value, 1, 100_000)?;
+            }
+            "group.min.session.timeout.ms" => {
+                self.group.min_session_timeout_ms = number(key, value, 0, i32::MAX)?;
+            }
+            "group.max.session.timeout.ms" => {
+                self.group.max_session_timeout_ms = number(key, value, 0, i32::MAX)?;
+            }
+            "group.initial.rebalance.delay.ms" => {
+                self.group.initial_rebalance_delay_ms = number(key, value, 0, i32::MAX)?;
+            }
+            "group.max.size" => self.group.max_size = number(key, value, 1, i32::MAX as usize)?,
+            "offsets.retention.minutes" => {
+                let minutes: i64 = number(key, value, 1, i32::MAX as i64)?;
+                self.group.offsets_retention_ms = minutes.saturating_mul(60_000);
+            }
+            "offsets.retention.check.interval.ms" => {
+                self.group.offsets_retention_check_interval_ms = number(key, value, 1, i64::MAX)?;
+            }
+            "offset.metadata.max.bytes" => {
+                self.group.offset_metadata_max_bytes = number(key, value, 0, i32::MAX as usize)?;
             }
             _ if IGNORED_KEYS.contains(&key) => {
                 tracing::warn!(

@@ -15,6 +15,8 @@ use tokio::sync::{broadcast, mpsc, Semaphore};
 use crate::broker::Broker;
 use crate::config::{BrokerConfig, HostPort};
 use crate::connection;
+use crate::group::GroupCoordinator;
+use crate::group_log;
 use crate::producer_id_manager::ProducerIdManager;
 use crate::shutdown::Shutdown;
 use crate::storage::{LogManager, StorageError};
@@ -41,6 +43,9 @@ pub enum ServerError {
     /// Opening or closing the logs failed.
     #[error("storage: {0}")]
     Storage(#[from] StorageError),
+    /// `__consumer_offsets` could not be created.
+    #[error("cannot create __consumer_offsets: {0}")]
+    OffsetsTopic(#[from] crate::storage::TopicError),
     /// The listener could not be bound.
     #[error("cannot listen on {address}: {source}")]
     Bind {
@@ -78,11 +83,23 @@ impl Server {
             .cloned()
             .ok_or(ServerError::NoLogDir)?;
         let manager_config = config.log_manager_config();
-        // Recovery and directory scans are blocking file-system work.
-        let (log_manager, producer_ids) = tokio::task::spawn_blocking(move || {
+        let offsets_partitions = config.offsets_topic_num_partitions;
+        let mut coordinator = GroupCoordinator::new(config.group.clone());
+        // Recovery, directory scans and replaying `__consumer_offsets` are blocking file-system
+        // work, all done before the listener exists so no group request sees a partial state.
+        let (log_manager, producer_ids, coordinator) = tokio::task::spawn_blocking(move || {
             let log_manager = LogManager::open(manager_config)?;
             let producer_ids = ProducerIdManager::open(&first_dir)?;
-            Ok::<_, StorageError>((log_manager, producer_ids))
+            group_log::ensure_topic(&log_manager, offsets_partitions)?;
+            let stats = group_log::load(&log_manager, &mut coordinator);
+            tracing::info!(
+                replayed = stats.replayed,
+                skipped_other = stats.other,
+                skipped_corrupt = stats.corrupt,
+                "group coordinator loaded from {}",
+                group_log::OFFSETS_TOPIC
+            );
+            Ok::<_, ServerError>((log_manager, producer_ids, coordinator))
         })
         .await??;
 
@@ -96,11 +113,11 @@ impl Server {
         Ok(Server {
             listener,
             local_addr,
-            broker: Arc::new(Broker::new(
+            broker: Arc::new(Broker::with_group_log(
                 config,
-                log_manager,
+                Arc::new(log_manager),
                 producer_ids,
-                crate::group::GroupConfig::default(),
+                coordinator,
             )),
         })
     }

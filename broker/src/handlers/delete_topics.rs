@@ -57,6 +57,10 @@ async fn delete_one(broker: &Broker, name: Option<TopicName>, id: Uuid) -> Delet
         )),
     };
     let outcome = match resolved {
+        Ok(topic_name) if topic_name == crate::group_log::OFFSETS_TOPIC => Err((
+            ResponseError::InvalidRequest.code(),
+            format!("cannot delete the internal topic {topic_name}"),
+        )),
         Ok(topic_name) => {
             let deleted = run_blocking(broker, move |lm| lm.delete_topic(&topic_name)).await;
             match deleted {

@@ -162,5 +162,7 @@ fn describe(broker: &Broker, topic: &Arc<Topic>) -> MetadataResponseTopic {
             topic.name().to_owned(),
         ))))
         .with_topic_id(topic.id())
+        // Kafka flags its own topics so clients skip them in pattern subscriptions.
+        .with_is_internal(topic.name() == crate::group_log::OFFSETS_TOPIC)
         .with_partitions(partitions)
 }

@@ -58,6 +58,10 @@ pub async fn handle(
             // Kafka never auto-creates on produce: the client's Metadata request does that.
             let log = topic.as_ref().and_then(|t| t.partition(index));
             let response = match log {
+                // Kafka refuses client appends to its internal topics with INVALID_TOPIC_EXCEPTION.
+                Some(_) if topic_data.name.as_str() == crate::group_log::OFFSETS_TOPIC => {
+                    partition_error(index, ResponseError::InvalidTopicException.code(), None)
+                }
                 None => partition_error(index, ResponseError::UnknownTopicOrPartition.code(), None),
                 Some(log) => match append_partition(&log, partition_data, now_ms) {
                     Ok(info) => {
