@@ -68,6 +68,8 @@ struct Connection {
     buffer: BytesMut,
     /// `socket.request.max.bytes`.
     max_frame: usize,
+    /// The peer's address as Kafka prints it (`/127.0.0.1`), reported by DescribeGroups.
+    client_host: String,
 }
 
 /// Serves one connection until the client leaves, a request is refused, or shutdown. A request
@@ -81,6 +83,7 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, broker: Arc<Broker>, shu
         stream,
         buffer: BytesMut::with_capacity(4096),
         max_frame: broker.config.socket_request_max_bytes,
+        client_host: format!("/{}", peer.ip()),
     };
     match connection.run(&broker, shutdown).await {
         Ok(()) => tracing::debug!(%peer, "connection closed"),
@@ -100,7 +103,7 @@ impl Connection {
             let Some(frame) = frame else {
                 return Ok(());
             };
-            if let Some(parts) = process(broker, frame).await? {
+            if let Some(parts) = process(broker, frame, &self.client_host).await? {
                 write_parts(&mut self.stream, parts).await?;
             }
         }
@@ -255,7 +258,11 @@ async fn write_parts(stream: &mut TcpStream, mut parts: Vec<Bytes>) -> std::io::
 
 /// Checks, decodes and answers one request frame, as parts to write in order. `Ok(None)`:
 /// nothing to send (acks=0).
-async fn process(broker: &Broker, frame: Bytes) -> Result<Option<Vec<Bytes>>, CloseReason> {
+async fn process(
+    broker: &Broker,
+    frame: Bytes,
+    client_host: &str,
+) -> Result<Option<Vec<Bytes>>, CloseReason> {
     let (api, header, request) = match parse_request(frame)? {
         ParsedRequest::ApiVersionsTooNew { correlation_id } => {
             // KIP-511: tell a newer client our ranges so it can retry with a version we know.
@@ -271,7 +278,7 @@ async fn process(broker: &Broker, frame: Bytes) -> Result<Option<Vec<Bytes>>, Cl
     };
     let version = header.request_api_version;
     let correlation_id = header.correlation_id;
-    let Some(response) = handlers::dispatch(broker, &header, *request).await else {
+    let Some(response) = handlers::dispatch(broker, &header, *request, client_host).await else {
         return Ok(None);
     };
     // ApiVersions answers always use header v0, so that any client can read the error.

@@ -144,6 +144,19 @@ impl GroupCoordinatorService {
     where
         F: FnOnce(&mut GroupCoordinator, &RequestContext<'_>, i64) -> Effects,
     {
+        self.call_from(header, "", f).await
+    }
+
+    /// [`Self::call`] for a request whose client address matters (JoinGroup records it).
+    pub async fn call_from<F>(
+        &self,
+        header: &RequestHeader,
+        client_host: &str,
+        f: F,
+    ) -> Option<ResponseKind>
+    where
+        F: FnOnce(&mut GroupCoordinator, &RequestContext<'_>, i64) -> Effects,
+    {
         let (tx, rx) = oneshot::channel();
         let client_id = header.client_id.as_deref().unwrap_or("");
         let delivered = {
@@ -155,8 +168,7 @@ impl GroupCoordinatorService {
                 token,
                 api_version: header.request_api_version,
                 client_id,
-                // The handler shape carries no peer address; DescribeGroups shows it empty.
-                client_host: "",
+                client_host,
             };
             let fx = f(&mut state.coordinator, &ctx, now_ms());
             self.shared.take_effects(&mut state, fx)

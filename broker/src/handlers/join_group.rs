@@ -9,10 +9,13 @@ pub async fn handle(
     broker: &Broker,
     header: &RequestHeader,
     request: JoinGroupRequest,
+    client_host: &str,
 ) -> JoinGroupResponse {
     let response = broker
         .groups
-        .call(header, |c, ctx, now| c.join_group(ctx, request, now))
+        .call_from(header, client_host, |c, ctx, now| {
+            c.join_group(ctx, request, now)
+        })
         .await;
     match response {
         Some(ResponseKind::JoinGroup(r)) => r,

@@ -39,10 +39,13 @@ const COORDINATOR_NOT_AVAILABLE: i16 =
     kafka_protocol::ResponseError::CoordinatorNotAvailable.code();
 
 /// Runs one decoded request. `None` means no response is sent (Produce with acks=0).
+/// `client_host` is the peer's address (`/127.0.0.1`), which JoinGroup records for
+/// DescribeGroups.
 pub async fn dispatch(
     broker: &Broker,
     header: &RequestHeader,
     request: RequestKind,
+    client_host: &str,
 ) -> Option<ResponseKind> {
     let response = match request {
         RequestKind::ApiVersions(r) => api_versions::handle(broker, header, r).into(),
@@ -62,7 +65,9 @@ pub async fn dispatch(
         RequestKind::DescribeConfigs(r) => describe_configs::handle(broker, header, r).into(),
         RequestKind::InitProducerId(r) => init_producer_id::handle(broker, header, r).await.into(),
         RequestKind::FindCoordinator(r) => find_coordinator::handle(broker, header, r).into(),
-        RequestKind::JoinGroup(r) => join_group::handle(broker, header, r).await.into(),
+        RequestKind::JoinGroup(r) => join_group::handle(broker, header, r, client_host)
+            .await
+            .into(),
         RequestKind::SyncGroup(r) => sync_group::handle(broker, header, r).await.into(),
         RequestKind::Heartbeat(r) => heartbeat::handle(broker, header, r).await.into(),
         RequestKind::LeaveGroup(r) => leave_group::handle(broker, header, r).await.into(),
