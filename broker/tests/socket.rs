@@ -363,13 +363,15 @@ async fn metadata_auto_creates_and_reports_errors() {
         &MetadataRequest::default().with_topics(None),
     )
     .await;
+    // Kafka lists its internal topic too, flagged.
     assert_eq!(
         r.topics.iter().map(topic_name).collect::<Vec<_>>(),
-        vec!["auto-topic"]
+        vec!["__consumer_offsets", "auto-topic"]
     );
+    assert!(r.topics[0].is_internal && !r.topics[1].is_internal);
     let all_v0 = MetadataRequest::default().with_topics(Some(vec![]));
     let r: MetadataResponse = call(&mut s, ApiKey::Metadata, 0, &all_v0).await;
-    assert_eq!(r.topics.len(), 1);
+    assert_eq!(r.topics.len(), 2);
 
     // By topic id (v10+), known and unknown.
     let id = created.topic_id;
@@ -493,7 +495,10 @@ async fn create_grow_and_delete_topics() {
         &MetadataRequest::default().with_topics(None),
     )
     .await;
-    assert!(r.topics.is_empty());
+    assert_eq!(
+        r.topics.iter().map(topic_name).collect::<Vec<_>>(),
+        vec!["__consumer_offsets"]
+    );
     broker.shutdown().await;
 }
 
