@@ -109,9 +109,9 @@ impl GroupCoordinatorService {
         let runtime = tokio::runtime::Handle::try_current().ok();
         let journal = match (log_manager, &runtime) {
             (Some(manager), Some(runtime)) => {
-                let partitions = manager
-                    .topic(OFFSETS_TOPIC)
-                    .map_or(1, |t| i32::try_from(t.partitions().len()).unwrap_or(i32::MAX));
+                let partitions = manager.topic(OFFSETS_TOPIC).map_or(1, |t| {
+                    i32::try_from(t.partitions().len()).unwrap_or(i32::MAX)
+                });
                 let (appends, rx) = mpsc::unbounded_channel();
                 runtime.spawn(run_appender(manager, rx));
                 Some(Journal {
@@ -242,7 +242,10 @@ async fn run_appender(manager: Arc<LogManager>, mut rx: mpsc::UnboundedReceiver<
                 .and_then(|t| t.partition(partition));
             let result = match log {
                 // Appends are page-cache writes, done on the runtime thread as Produce does.
-                Some(log) => log.append(batch, now_ms()).map(|_| ()).map_err(|e| e.to_string()),
+                Some(log) => log
+                    .append(batch, now_ms())
+                    .map(|_| ())
+                    .map_err(|e| e.to_string()),
                 None => Err("partition missing".to_string()),
             };
             if let Err(error) = result {

@@ -29,9 +29,9 @@ const LOAD_READ_BYTES: usize = 1 << 20;
 /// `hashCode` is Java's `String.hashCode` over UTF-16 code units and `Utils.abs` masks the sign
 /// bit (so `i32::MIN` maps to 0, not to itself).
 pub fn partition_for(group_id: &str, partitions: i32) -> i32 {
-    let hash = group_id
-        .encode_utf16()
-        .fold(0i32, |h, unit| h.wrapping_mul(31).wrapping_add(i32::from(unit)));
+    let hash = group_id.encode_utf16().fold(0i32, |h, unit| {
+        h.wrapping_mul(31).wrapping_add(i32::from(unit))
+    });
     (hash & 0x7fff_ffff) % partitions.max(1)
 }
 

@@ -88,7 +88,10 @@ async fn call<Req: Encodable, Resp: Decodable>(
     version: i16,
     request: &Req,
 ) -> Resp {
-    stream.write_all(&frame(key, version, request)).await.unwrap();
+    stream
+        .write_all(&frame(key, version, request))
+        .await
+        .unwrap();
     let size = tokio::time::timeout(TIMEOUT, stream.read_i32())
         .await
         .expect("response within the timeout")
@@ -138,7 +141,11 @@ async fn committed(s: &mut TcpStream) -> Vec<(i32, i64, String)> {
         .partitions
         .iter()
         .map(|p| {
-            let md = p.metadata.as_ref().map(|m| m.to_string()).unwrap_or_default();
+            let md = p
+                .metadata
+                .as_ref()
+                .map(|m| m.to_string())
+                .unwrap_or_default();
             (p.partition_index, p.committed_offset, md)
         })
         .collect()
@@ -153,9 +160,10 @@ async fn join_and_sync(s: &mut TcpStream) -> (i32, StrBytes) {
             .with_rebalance_timeout_ms(30_000)
             .with_member_id(member)
             .with_protocol_type(StrBytes::from_static_str("consumer"))
-            .with_protocols(vec![join_group_request::JoinGroupRequestProtocol::default()
-                .with_name(StrBytes::from_static_str("range"))
-                .with_metadata(Bytes::from_static(b"opaque"))])
+            .with_protocols(vec![join_group_request::JoinGroupRequestProtocol::default(
+            )
+            .with_name(StrBytes::from_static_str("range"))
+            .with_metadata(Bytes::from_static(b"opaque"))])
     };
     let r: JoinGroupResponse = call(s, ApiKey::JoinGroup, 4, &join(StrBytes::default())).await;
     assert_eq!(r.error_code, 79, "MEMBER_ID_REQUIRED");
@@ -166,9 +174,11 @@ async fn join_and_sync(s: &mut TcpStream) -> (i32, StrBytes) {
         .with_group_id(group())
         .with_generation_id(generation)
         .with_member_id(member.clone())
-        .with_assignments(vec![sync_group_request::SyncGroupRequestAssignment::default()
-            .with_member_id(member.clone())
-            .with_assignment(Bytes::from_static(b"mine"))]);
+        .with_assignments(vec![
+            sync_group_request::SyncGroupRequestAssignment::default()
+                .with_member_id(member.clone())
+                .with_assignment(Bytes::from_static(b"mine")),
+        ]);
     let r: SyncGroupResponse = call(s, ApiKey::SyncGroup, 3, &sync).await;
     assert_eq!(r.error_code, 0);
     (generation, member)
@@ -198,8 +208,13 @@ fn offsets_and_membership_survive_kill_9_and_clean_restart() {
     let (generation, member) = runtime.block_on(async {
         let mut s = TcpStream::connect(broker.addr).await.unwrap();
         let (generation, member) = join_and_sync(&mut s).await;
-        let r: OffsetCommitResponse =
-            call(&mut s, ApiKey::OffsetCommit, 7, &commit(generation, &member, 42)).await;
+        let r: OffsetCommitResponse = call(
+            &mut s,
+            ApiKey::OffsetCommit,
+            7,
+            &commit(generation, &member, 42),
+        )
+        .await;
         assert_eq!(r.topics[0].partitions[0].error_code, 0);
         let g = describe(&mut s).await;
         assert_eq!(g.members[0].client_host.as_str(), "/127.0.0.1");
@@ -210,7 +225,10 @@ fn offsets_and_membership_survive_kill_9_and_clean_restart() {
     let mut broker = BrokerProcess::start(dir.path());
     runtime.block_on(async {
         let mut s = TcpStream::connect(broker.addr).await.unwrap();
-        assert_eq!(committed(&mut s).await, vec![(2, 42, "md".into()), (3, -1, String::new())]);
+        assert_eq!(
+            committed(&mut s).await,
+            vec![(2, 42, "md".into()), (3, -1, String::new())]
+        );
         // The member and its generation came back from the group metadata record.
         let g = describe(&mut s).await;
         assert_eq!((g.error_code, g.group_state.as_str()), (0, "Stable"));
@@ -218,8 +236,13 @@ fn offsets_and_membership_survive_kill_9_and_clean_restart() {
         assert_eq!(g.members[0].member_id, member);
         assert_eq!(&g.members[0].member_assignment[..], b"mine");
         assert_eq!(heartbeat(&mut s, generation, &member).await, 0);
-        let r: OffsetCommitResponse =
-            call(&mut s, ApiKey::OffsetCommit, 7, &commit(generation, &member, 43)).await;
+        let r: OffsetCommitResponse = call(
+            &mut s,
+            ApiKey::OffsetCommit,
+            7,
+            &commit(generation, &member, 43),
+        )
+        .await;
         assert_eq!(r.topics[0].partitions[0].error_code, 0);
     });
     broker.signal("-TERM");
@@ -267,13 +290,14 @@ fn the_offsets_topic_is_internal_and_protected() {
             .with_timeout_ms(5_000)
             .with_topic_data(vec![produce_request::TopicProduceData::default()
                 .with_name(name())
-                .with_partition_data(vec![produce_request::PartitionProduceData::default()
-                    .with_index(0)
-                    .with_records(Some(Bytes::new()))])]);
+                .with_partition_data(vec![
+                    produce_request::PartitionProduceData::default()
+                        .with_index(0)
+                        .with_records(Some(Bytes::new())),
+                ])]);
         let r: ProduceResponse = call(&mut s, ApiKey::Produce, 9, &produce).await;
         assert_eq!(
-            r.responses[0].partition_responses[0].error_code,
-            17,
+            r.responses[0].partition_responses[0].error_code, 17,
             "INVALID_TOPIC_EXCEPTION"
         );
 

@@ -143,12 +143,18 @@ pub fn decode(key: &[u8], value: Option<&[u8]>) -> Result<DecodedRecord, CodecEr
                 partition: k.i32("partition")?,
             };
             let value = value.map(decode_offset_commit_value).transpose()?;
-            Ok(DecodedRecord::Group(GroupRecord::OffsetCommit { key, value }))
+            Ok(DecodedRecord::Group(GroupRecord::OffsetCommit {
+                key,
+                value,
+            }))
         }
         2 => {
             let group_id = k.string("group")?;
             let value = value.map(decode_group_metadata_value).transpose()?;
-            Ok(DecodedRecord::Group(GroupRecord::GroupMetadata { group_id, value }))
+            Ok(DecodedRecord::Group(GroupRecord::GroupMetadata {
+                group_id,
+                value,
+            }))
         }
         v if v < 0 => Err(CodecError::InvalidKeyVersion(v)),
         v => Ok(DecodedRecord::Other { key_version: v }),

@@ -123,7 +123,10 @@ fn offset_commit_value_v4_flexible_skips_tagged_fields() {
     else {
         panic!("not an offset commit");
     };
-    assert_eq!((v.offset, v.leader_epoch, v.metadata.as_str()), (9, 3, "md"));
+    assert_eq!(
+        (v.offset, v.leader_epoch, v.metadata.as_str()),
+        (9, 3, "md")
+    );
     assert_eq!(v.commit_timestamp, 77);
 }
 
@@ -202,7 +205,10 @@ fn group_metadata_v0_uses_session_timeout_as_rebalance_timeout() {
     else {
         panic!("not group metadata");
     };
-    assert_eq!((v.protocol, v.leader, v.current_state_timestamp), (None, None, -1));
+    assert_eq!(
+        (v.protocol, v.leader, v.current_state_timestamp),
+        (None, None, -1)
+    );
     assert_eq!(v.members[0].rebalance_timeout_ms, 10_000);
     assert_eq!(v.members[0].group_instance_id, None);
 }
@@ -274,5 +280,8 @@ fn corrupt_input_is_an_error_not_a_panic() {
         decode(&key, Some(b"\x00\x09")),
         Err(CodecError::UnsupportedVersion(9))
     );
-    assert_eq!(decode(b"\xff\xff", None), Err(CodecError::InvalidKeyVersion(-1)));
+    assert_eq!(
+        decode(b"\xff\xff", None),
+        Err(CodecError::InvalidKeyVersion(-1))
+    );
 }

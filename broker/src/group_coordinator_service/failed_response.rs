@@ -73,15 +73,15 @@ mod tests {
 
     #[test]
     fn commit_and_heartbeat_errors_are_replaced() {
-        let commit = OffsetCommitResponse::default().with_topics(vec![
-            OffsetCommitResponseTopic::default()
-                .with_partitions(vec![OffsetCommitResponsePartition::default()]),
-        ]);
+        let commit = OffsetCommitResponse::default()
+            .with_topics(vec![OffsetCommitResponseTopic::default()
+                .with_partitions(vec![OffsetCommitResponsePartition::default()])]);
         let ResponseKind::OffsetCommit(r) = failed(ResponseKind::OffsetCommit(commit)) else {
             panic!("kind changed");
         };
         assert_eq!(r.topics[0].partitions[0].error_code, CODE);
-        let ResponseKind::Heartbeat(h) = failed(ResponseKind::Heartbeat(HeartbeatResponse::default()))
+        let ResponseKind::Heartbeat(h) =
+            failed(ResponseKind::Heartbeat(HeartbeatResponse::default()))
         else {
             panic!("kind changed");
         };
