@@ -195,3 +195,67 @@ async fn kcat_group_consumer_resumes_where_it_committed() -> Result<()> {
     .await;
     with_log(&broker, result)
 }
+
+/// Offsets live in `__consumer_offsets`: librdkafka and kcat resume from their commits after a
+/// kill -9 and after a clean restart of our broker (restarts need our process, so ours only).
+#[tokio::test]
+async fn commits_survive_kill_9_and_clean_restart() -> Result<()> {
+    use protocol_tests::target::wait_until_serving;
+    use protocol_tests::{OurBroker, Target};
+    if !Target::ours_or_skip("commits_survive_kill_9_and_clean_restart")? {
+        return Ok(());
+    }
+    let mut broker = OurBroker::start(OURS)?;
+    let result = async {
+        let topic = unique_topic("group-restart");
+        let group = unique_topic("restart-group");
+        let first_ends = produce(&broker.bootstrap(), &topic, "before", 300).await?;
+        let consumer = group_consumer(&broker.bootstrap(), &group)?;
+        consumer.subscribe(&[&topic])?;
+        consume_to(&consumer, &first_ends)?;
+        consumer.commit_consumer_state(CommitMode::Sync)?;
+        drop(consumer);
+
+        broker.kill9()?;
+        broker.restart()?;
+        wait_until_serving(&broker.bootstrap())?;
+        let bootstrap = broker.bootstrap();
+        let second_ends = produce(&bootstrap, &topic, "after", 300).await?;
+        let consumer = group_consumer(&bootstrap, &group)?;
+        consumer.subscribe(&[&topic])?;
+        let firsts = consume_to(&consumer, &second_ends)?;
+        ensure!(
+            firsts == first_ends,
+            "resumed at {firsts:?} after kill -9, committed {first_ends:?}"
+        );
+        drop(consumer);
+
+        // kcat -G twice across a clean restart.
+        let produce_args = ["-P", "-t", topic.as_str(), "-p", "0"];
+        let kgroup = unique_topic("kcat-restart");
+        let consume = [
+            "-G",
+            kgroup.as_str(),
+            "-X",
+            "auto.offset.reset=earliest",
+            "-e",
+            "-f",
+            "%p:%o\\n",
+            topic.as_str(),
+        ];
+        kcat_ok(&bootstrap, &consume, b"")?;
+        let end0 = second_ends.get(&0).copied().unwrap_or(0);
+        broker.restart()?;
+        let bootstrap = broker.bootstrap();
+        wait_until_serving(&bootstrap)?;
+        kcat_ok(&bootstrap, &produce_args, b"c1\n")?;
+        let after = kcat_ok(&bootstrap, &consume, b"")?;
+        ensure!(
+            after == format!("0:{end0}\n"),
+            "kcat after a clean restart read {after:?}, expected only offset {end0}"
+        );
+        Ok(())
+    }
+    .await;
+    result.map_err(|e| e.context(format!("broker stderr tail:\n{}", broker.stderr_tail())))
+}
