@@ -16,10 +16,11 @@
 //!   aborting the process.
 //! - [`handlers`]: the single dispatch point on `ApiKey`, and one file per Kafka API.
 //! - [`broker`]: `Broker`, the state shared by every connection (config, logs, producer ids).
-//! - [`group`]: the classic consumer-group coordinator, a sans-IO state machine (not yet wired
-//!   to `__consumer_offsets`: offsets live in memory).
+//! - [`group`]: the classic consumer-group coordinator, a sans-IO state machine, and the binary
+//!   layout of its `__consumer_offsets` records.
 //! - [`group_coordinator_service`]: runs `group` for the connections (locking, parked
-//!   requests, timers).
+//!   requests, timers, appending records before answering).
+//! - [`group_log`]: the `__consumer_offsets` topic: creation, record batches, replay at start.
 //! - [`producer_id_manager`]: hands out producer ids that stay unique across restarts.
 //! - [`storage`]: partitions on disk (`Log`, `LogSegment`, `OffsetIndex`, `TimeIndex`,
 //!   recovery, producer state, `LogManager`); it knows nothing of sockets or protocol messages.
