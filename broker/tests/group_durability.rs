@@ -308,3 +308,39 @@ fn the_offsets_topic_is_internal_and_protected() {
         assert_eq!(r.topics[0].error_code, 0, "still there");
     });
 }
+
+/// Many connections commit to one partition of one group at once: whatever order the
+/// coordinator applied them in, the log holds the same order, so the value read back after a
+/// restart is the value served before it.
+#[test]
+fn concurrent_commits_reach_the_log_in_state_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let mut broker = BrokerProcess::start(dir.path());
+    let addr = broker.addr;
+    let before = runtime.block_on(async move {
+        let mut tasks = Vec::new();
+        for offset in 0..16i64 {
+            tasks.push(tokio::spawn(async move {
+                let mut s = TcpStream::connect(addr).await.unwrap();
+                for round in 0..10 {
+                    let request = commit(-1, &StrBytes::default(), offset * 100 + round);
+                    let r: OffsetCommitResponse =
+                        call(&mut s, ApiKey::OffsetCommit, 7, &request).await;
+                    assert_eq!(r.topics[0].partitions[0].error_code, 0);
+                }
+            }));
+        }
+        for task in tasks {
+            task.await.unwrap();
+        }
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        committed(&mut s).await[0].1
+    });
+    broker.signal("-KILL");
+    let broker = BrokerProcess::start(dir.path());
+    runtime.block_on(async {
+        let mut s = TcpStream::connect(broker.addr).await.unwrap();
+        assert_eq!(committed(&mut s).await[0].1, before);
+    });
+}
