@@ -547,6 +547,41 @@ mod tests {
     }
 
     #[test]
+    fn group_coordinator_keys() {
+        let c = BrokerConfig::from_pairs(pairs(&[
+            ("group.min.session.timeout.ms", "100"),
+            ("group.max.session.timeout.ms", "200"),
+            ("group.initial.rebalance.delay.ms", "0"),
+            ("group.max.size", "3"),
+            ("offsets.topic.num.partitions", "7"),
+            ("offsets.retention.minutes", "2"),
+            ("offsets.retention.check.interval.ms", "1000"),
+            ("offset.metadata.max.bytes", "10"),
+        ]))
+        .unwrap();
+        let g = &c.group;
+        assert_eq!(
+            (g.min_session_timeout_ms, g.max_session_timeout_ms),
+            (100, 200)
+        );
+        assert_eq!((g.initial_rebalance_delay_ms, g.max_size), (0, 3));
+        assert_eq!(
+            (
+                g.offsets_retention_ms,
+                g.offsets_retention_check_interval_ms
+            ),
+            (120_000, 1_000)
+        );
+        assert_eq!(
+            (g.offset_metadata_max_bytes, c.offsets_topic_num_partitions),
+            (10, 7)
+        );
+        let zero = BrokerConfig::from_pairs(pairs(&[("offsets.topic.num.partitions", "0")]));
+        assert!(zero.is_err());
+        assert_eq!(BrokerConfig::default().offsets_topic_num_partitions, 50);
+    }
+
+    #[test]
     fn defaults_and_kafka_keys() {
         let text = "process.roles=broker,controller\nnode.id=7\n\
                     listeners=PLAINTEXT://:9092,CONTROLLER://:9093\n\

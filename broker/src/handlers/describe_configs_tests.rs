@@ -163,7 +163,14 @@ fn options_filter_and_old_versions() {
 #[test]
 fn handle_topics_brokers_and_errors() {
     let dir = tempfile::tempdir().unwrap();
-    let b = broker(&[("node.id", "3"), ("num.partitions", "4")], dir.path());
+    let b = broker(
+        &[
+            ("node.id", "3"),
+            ("num.partitions", "4"),
+            ("offsets.retention.minutes", "60"),
+        ],
+        dir.path(),
+    );
     let overrides = BTreeMap::from([("retention.ms".to_owned(), "1000".to_owned())]);
     b.log_manager.create_topic("t", 1, overrides).unwrap();
     let request = DescribeConfigsRequest::default()
@@ -197,6 +204,11 @@ fn handle_topics_brokers_and_errors() {
     assert_eq!(partitions.value.as_deref(), Some("4"));
     assert_eq!(partitions.config_source, SOURCE_STATIC_BROKER_CONFIG);
     assert!(partitions.read_only);
+    let retention = find(&r.results[3], "offsets.retention.minutes");
+    assert_eq!(retention.value.as_deref(), Some("60"));
+    assert_eq!(retention.config_source, SOURCE_STATIC_BROKER_CONFIG);
+    let offsets_partitions = find(&r.results[3], "offsets.topic.num.partitions");
+    assert_eq!(offsets_partitions.value.as_deref(), Some("50"));
     let node = find(&r.results[3], "node.id");
     assert_eq!(node.value.as_deref(), Some("3"));
     let connections = find(&r.results[3], "max.connections");
