@@ -35,14 +35,18 @@ pub fn partition_for(group_id: &str, partitions: i32) -> i32 {
     (hash & 0x7fff_ffff) % partitions.max(1)
 }
 
-/// Creates `__consumer_offsets` with `partitions` partitions and `cleanup.policy=compact` if it
-/// does not exist; an existing topic is kept as it is (Kafka never changes its partition count
-/// either). Blocking file-system work.
+/// Creates `__consumer_offsets` with `partitions` partitions, `cleanup.policy=compact` and
+/// 100 MiB segments if it does not exist; an existing topic is kept as it is (Kafka never changes
+/// its partition count either). Blocking file-system work.
 pub fn ensure_topic(manager: &LogManager, partitions: i32) -> Result<(), TopicError> {
     if manager.topic(OFFSETS_TOPIC).is_some() {
         return Ok(());
     }
-    let configs = BTreeMap::from([("cleanup.policy".to_string(), "compact".to_string())]);
+    // Kafka creates it with these overrides (`segment.bytes` from `offsets.topic.segment.bytes`).
+    let configs = BTreeMap::from([
+        ("cleanup.policy".to_string(), "compact".to_string()),
+        ("segment.bytes".to_string(), "104857600".to_string()),
+    ]);
     match manager.create_topic(OFFSETS_TOPIC, partitions, configs) {
         Ok(_) | Err(TopicError::AlreadyExists(_)) => Ok(()),
         Err(e) => Err(e),
