@@ -126,6 +126,12 @@ pub struct BrokerConfig {
     pub log_flush_interval_ms: i64,
     /// `log.flush.scheduler.interval.ms`: how often the time-based flush check runs.
     pub log_flush_scheduler_interval_ms: i64,
+    /// `group.consumer.heartbeat.interval.ms` (default 5000): the heartbeat interval told to
+    /// KIP-848 consumer-protocol members.
+    pub group_consumer_heartbeat_interval_ms: i32,
+    /// `group.consumer.session.timeout.ms` (default 45000): how long a KIP-848 member may go
+    /// without heartbeating before it is fenced.
+    pub group_consumer_session_timeout_ms: i32,
     /// Every key given in the properties file or an `--override`, with its value as given
     /// (the last one wins), ignored Kafka keys included. DescribeConfigs needs it to tell a
     /// STATIC_BROKER_CONFIG from a default, and to report keys such as `log.retention.ms` that
@@ -158,6 +164,8 @@ impl Default for BrokerConfig {
             log_flush_interval_messages: i64::MAX as u64,
             log_flush_interval_ms: i64::MAX,
             log_flush_scheduler_interval_ms: i64::MAX,
+            group_consumer_heartbeat_interval_ms: 5_000,
+            group_consumer_session_timeout_ms: 45_000,
             explicit: BTreeMap::new(),
         }
     }
@@ -247,6 +255,12 @@ impl BrokerConfig {
                 self.socket_request_max_bytes = number(key, value, 8, i32::MAX as usize)?;
             }
             "max.connections" => self.max_connections = number(key, value, 1, 1 << 24)?,
+            "group.consumer.heartbeat.interval.ms" => {
+                self.group_consumer_heartbeat_interval_ms = number(key, value, 1, i32::MAX)?;
+            }
+            "group.consumer.session.timeout.ms" => {
+                self.group_consumer_session_timeout_ms = number(key, value, 1, i32::MAX)?;
+            }
             "fetch.max.bytes" => self.fetch_max_bytes = number(key, value, 0, i32::MAX as usize)?,
             "log.flush.interval.messages" => {
                 self.log_flush_interval_messages = number(key, value, 1, i64::MAX as u64)?;

@@ -93,6 +93,11 @@ impl Server {
         })?;
         config.advertised_listener =
             Some(advertised(config.advertised_listener.take(), local_addr));
+        let groups = crate::group::GroupConfig {
+            consumer_heartbeat_interval_ms: config.group_consumer_heartbeat_interval_ms,
+            consumer_session_timeout_ms: config.group_consumer_session_timeout_ms,
+            ..crate::group::GroupConfig::default()
+        };
         Ok(Server {
             listener,
             local_addr,
@@ -100,7 +105,7 @@ impl Server {
                 config,
                 log_manager,
                 producer_ids,
-                crate::group::GroupConfig::default(),
+                groups,
             )),
         })
     }

@@ -177,6 +177,11 @@ impl GroupCoordinator {
         for id in due {
             if let Some(group) = self.groups.get_mut(&id) {
                 group.on_deadlines(&self.config, now_ms, &mut fx);
+                if let Some(consumer) = group.consumer.as_mut() {
+                    for member_id in consumer.expire(now_ms) {
+                        tracing::debug!(group = %id, %member_id, "consumer member fenced");
+                    }
+                }
             }
             self.reschedule(&id);
         }
