@@ -101,12 +101,7 @@ impl Server {
         Ok(Server {
             listener,
             local_addr,
-            broker: Arc::new(Broker::new(
-                config,
-                log_manager,
-                producer_ids,
-                groups,
-            )),
+            broker: Arc::new(Broker::new(config, log_manager, producer_ids, groups)),
         })
     }
 

@@ -111,7 +111,11 @@ fn uniform(
             eligible.insert((info.id, p), subscribers.clone());
         }
     }
-    let active = members.iter().filter(|m| !m.topics.is_empty()).count().max(1);
+    let active = members
+        .iter()
+        .filter(|m| !m.topics.is_empty())
+        .count()
+        .max(1);
     let share = eligible.len().div_ceil(active);
     let mut owner: BTreeMap<(Uuid, i32), String> = BTreeMap::new();
     let mut counts: BTreeMap<&str, usize> = members.iter().map(|m| (m.member_id, 0)).collect();
@@ -137,7 +141,8 @@ fn uniform(
         }
         if let Some(best) = candidates
             .iter()
-            .min_by_key(|c| (counts.get(**c).copied().unwrap_or(0), **c)) {
+            .min_by_key(|c| (counts.get(**c).copied().unwrap_or(0), **c))
+        {
             owner.insert(*tp, best.to_string());
             *counts.entry(best).or_default() += 1;
         }

@@ -251,7 +251,9 @@ impl Group {
 
     /// Whether this is a consumer group with members (classic requests must not touch it).
     pub fn has_consumer_members(&self) -> bool {
-        self.consumer.as_ref().is_some_and(|c| !c.members.is_empty())
+        self.consumer
+            .as_ref()
+            .is_some_and(|c| !c.members.is_empty())
     }
 
     /// Whether any offset is committed.
@@ -276,7 +278,11 @@ impl Group {
     /// The earliest time at which `tick` has something to do for this group.
     pub fn next_deadline(&self) -> Option<i64> {
         let mut deadlines: Vec<i64> = self.pending_members.values().copied().collect();
-        deadlines.extend(self.consumer.as_ref().and_then(ConsumerGroup::next_deadline));
+        deadlines.extend(
+            self.consumer
+                .as_ref()
+                .and_then(ConsumerGroup::next_deadline),
+        );
         deadlines.extend(self.members.values().filter_map(Member::session_deadline));
         match self.state {
             GroupState::PreparingRebalance => deadlines.push(self.join_deadline),

@@ -90,7 +90,10 @@ fn describe(group: &ConsumerGroup) -> DescribedGroup {
                 .with_client_id(s(&m.client_id))
                 .with_client_host(s(&m.client_host))
                 .with_subscribed_topic_names(
-                    m.subscribed_topics.iter().map(|t| TopicName(s(t))).collect(),
+                    m.subscribed_topics
+                        .iter()
+                        .map(|t| TopicName(s(t)))
+                        .collect(),
                 )
                 .with_assignment(wire(&m.assigned))
                 .with_target_assignment(wire(

@@ -211,7 +211,10 @@ impl ConsumerGroup {
 
     /// The earliest member deadline.
     pub fn next_deadline(&self) -> Option<i64> {
-        self.members.values().map(ConsumerMember::next_deadline).min()
+        self.members
+            .values()
+            .map(ConsumerMember::next_deadline)
+            .min()
     }
 
     /// Fences members whose session or revocation deadline passed; returns their ids.

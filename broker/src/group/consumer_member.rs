@@ -175,17 +175,14 @@ pub fn size(a: &Assignment) -> usize {
 
 /// Whether `a` and `b` share a partition.
 pub fn intersects(a: &Assignment, b: &Assignment) -> bool {
-    a.iter().any(|(topic, ps)| {
-        b.get(topic)
-            .is_some_and(|other| !ps.is_disjoint(other))
-    })
+    a.iter()
+        .any(|(topic, ps)| b.get(topic).is_some_and(|other| !ps.is_disjoint(other)))
 }
 
 /// Whether every partition of `a` is in `b`.
 pub fn is_subset(a: &Assignment, b: &Assignment) -> bool {
-    a.iter().all(|(topic, ps)| {
-        ps.is_empty() || b.get(topic).is_some_and(|other| ps.is_subset(other))
-    })
+    a.iter()
+        .all(|(topic, ps)| ps.is_empty() || b.get(topic).is_some_and(|other| ps.is_subset(other)))
 }
 
 fn intersection(a: &Assignment, b: &Assignment) -> Assignment {

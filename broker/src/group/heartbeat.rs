@@ -2,7 +2,9 @@
 //! consumer group, with Kafka 4.1's validation and error codes.
 
 use kafka_protocol::messages::consumer_group_heartbeat_request::TopicPartitions as OwnedTopic;
-use kafka_protocol::messages::consumer_group_heartbeat_response::{Assignment as WireAssignment, TopicPartitions};
+use kafka_protocol::messages::consumer_group_heartbeat_response::{
+    Assignment as WireAssignment, TopicPartitions,
+};
 use kafka_protocol::messages::{ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse};
 use uuid::Uuid;
 
@@ -49,7 +51,8 @@ pub(crate) fn to_wire(a: &Assignment) -> WireAssignment {
 
 /// Kafka's request validation (`throwIfConsumerGroupHeartbeatRequestIsInvalid`).
 fn validate(version: i16, r: &ConsumerGroupHeartbeatRequest) -> Result<(), Refusal> {
-    let empty = |v: &Option<kafka_protocol::protocol::StrBytes>| v.as_ref().is_some_and(|s| s.is_empty());
+    let empty =
+        |v: &Option<kafka_protocol::protocol::StrBytes>| v.as_ref().is_some_and(|s| s.is_empty());
     if r.group_id.0.is_empty() {
         return Err(invalid("GroupId can't be empty."));
     }
@@ -65,7 +68,9 @@ fn validate(version: i16, r: &ConsumerGroupHeartbeatRequest) -> Result<(), Refus
     }
     if epoch == 0 {
         if r.rebalance_timeout_ms == -1 {
-            return Err(invalid("RebalanceTimeoutMs must be provided in first request."));
+            return Err(invalid(
+                "RebalanceTimeoutMs must be provided in first request.",
+            ));
         }
         if r.topic_partitions.as_ref().is_none_or(|t| !t.is_empty()) {
             return Err(invalid("TopicPartitions must be empty when (re-)joining."));
@@ -311,7 +316,8 @@ fn admit_member(
                 false
             }
             None => {
-                let member = ConsumerMember::new(member_id.to_string(), instance.map(str::to_string));
+                let member =
+                    ConsumerMember::new(member_id.to_string(), instance.map(str::to_string));
                 if let Some(instance) = instance {
                     cg.static_members
                         .insert(instance.to_string(), member_id.to_string());
@@ -322,20 +328,26 @@ fn admit_member(
         });
     }
     let group_id = r.group_id.0.as_str();
-    let Some(member) = cg.members.get(member_id) else {
-        return Err((
-            codes::UNKNOWN_MEMBER_ID,
-            format!("Member {member_id} is not a member of group {group_id}."),
-        ));
-    };
+    // Static members are looked up by instance id first, so a replaced one is told it is
+    // fenced rather than unknown.
     if let Some(instance) = instance {
-        if cg.static_members.get(instance).is_some_and(|m| m != member_id) {
+        if cg
+            .static_members
+            .get(instance)
+            .is_some_and(|m| m != member_id)
+        {
             return Err((
                 codes::FENCED_INSTANCE_ID,
                 format!("Static member {member_id} with instance id {instance} was fenced by another member."),
             ));
         }
     }
+    let Some(member) = cg.members.get(member_id) else {
+        return Err((
+            codes::UNKNOWN_MEMBER_ID,
+            format!("Member {member_id} is not a member of group {group_id}."),
+        ));
+    };
     let fenced = || {
         (
             codes::FENCED_MEMBER_EPOCH,

@@ -50,12 +50,14 @@ mod test_support;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_consumer;
+#[cfg(test)]
 mod tests_offsets;
 
 pub use assignor::{TopicInfo, TopicsSnapshot};
 pub use classic_group::GroupState;
-pub use consumer_group::ConsumerGroupState;
 pub use config::GroupConfig;
+pub use consumer_group::ConsumerGroupState;
 pub use coordinator::{Effects, GroupCoordinator, RequestContext, RequestToken};
 pub use records::{
     GroupMetadataValue, GroupRecord, MemberMetadataValue, OffsetCommitKey, OffsetCommitValue,

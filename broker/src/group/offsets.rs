@@ -20,8 +20,8 @@ use kafka_protocol::messages::{
 };
 
 use super::classic_group::{Group, GroupState};
-use super::consumer_group::ConsumerGroup;
 use super::codes;
+use super::consumer_group::ConsumerGroup;
 use super::coordinator::{Effects, GroupCoordinator, RequestContext};
 use super::records::{GroupRecord, OffsetCommitKey, OffsetCommitValue};
 use super::sync::validate_member;

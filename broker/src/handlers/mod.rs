@@ -75,7 +75,9 @@ pub async fn dispatch(
         RequestKind::DeleteGroups(r) => delete_groups::handle(broker, header, r).await.into(),
         RequestKind::OffsetDelete(r) => offset_delete::handle(broker, header, r).await.into(),
         RequestKind::ConsumerGroupHeartbeat(r) => {
-            consumer_group_heartbeat::handle(broker, header, r).await.into()
+            consumer_group_heartbeat::handle(broker, header, r)
+                .await
+                .into()
         }
         RequestKind::ConsumerGroupDescribe(r) => {
             consumer_group_describe::handle(broker, header, r).into()
