@@ -87,7 +87,11 @@ fn validate(version: i16, r: &ConsumerGroupHeartbeatRequest) -> Result<(), Refus
     } else if epoch < LEAVE_GROUP_STATIC_MEMBER_EPOCH {
         return Err(invalid("MemberEpoch is invalid."));
     }
-    if r.subscribed_topic_regex.is_some() {
+    // librdkafka sends an empty regex alongside topic names; Kafka reads that as no regex.
+    if r.subscribed_topic_regex
+        .as_ref()
+        .is_some_and(|x| !x.is_empty())
+    {
         // Regex subscriptions (KIP-848's RE2J patterns) are not implemented by this broker;
         // this is how Kafka answered before it had them.
         return Err(invalid("SubscribedTopicRegex is not supported yet."));

@@ -331,6 +331,9 @@ fn epochs_and_identities_are_checked_as_kafka_does() {
         assert_eq!(r.error_code, code, "{name}");
         assert!(r.error_message.is_some(), "{name}");
     }
+    // librdkafka's empty regex next to topic names is no regex.
+    let empty_regex = a.request().with_subscribed_topic_regex(Some(s("")));
+    assert_eq!(send(&mut h, empty_regex, &md, 1).error_code, 0);
     // The previous epoch is still accepted when the member owns no more than it is assigned.
     let mut b = Client::new("b");
     b.beat(&mut h, &md);

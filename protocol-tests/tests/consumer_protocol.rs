@@ -1,0 +1,140 @@
+//! The KIP-848 consumer group protocol (`group.protocol=consumer`, ConsumerGroupHeartbeat)
+//! through librdkafka: three members split six partitions, one leaves, the others take its
+//! partitions over, and with a synchronous commit after each record every record is read
+//! exactly once. Run against Apache Kafka with `KAFKA_TARGET=kafka`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use anyhow::{ensure, Context, Result};
+use protocol_tests::clients::producer_config;
+use protocol_tests::records::{generate, produce_all, Ack};
+use protocol_tests::wait::wait_for;
+use protocol_tests::{unique_topic, TestBroker};
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::producer::FutureProducer;
+use rdkafka::Message;
+
+const PARTITIONS: i32 = 6;
+const OURS: &[(&str, &str)] = &[("num.partitions", "6")];
+const TIMEOUT: Duration = Duration::from_secs(90);
+
+/// A member of `group` using the consumer group protocol, committing only when told to.
+fn member(bootstrap: &str, group: &str) -> Result<BaseConsumer> {
+    Ok(ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", group)
+        .set("group.protocol", "consumer")
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest")
+        .create()?)
+}
+
+/// Produces `count` records and returns where they landed.
+async fn produce(bootstrap: &str, topic: &str, tag: &str, count: usize) -> Result<Vec<Ack>> {
+    let producer: FutureProducer = producer_config(bootstrap).create()?;
+    produce_all(&producer, topic, &generate(tag, count), None).await
+}
+
+/// Polls every member once, committing each record read before reading the next; counts the
+/// records read by (partition, offset).
+fn poll_all(members: &[BaseConsumer], seen: &mut BTreeMap<Ack, u32>) -> Result<()> {
+    for m in members {
+        if let Some(message) = m.poll(Duration::from_millis(50)) {
+            let message = message.context("consumer error")?;
+            m.commit_message(&message, CommitMode::Sync)
+                .context("synchronous commit")?;
+            let at = Ack {
+                partition: message.partition(),
+                offset: message.offset(),
+            };
+            *seen.entry(at).or_default() += 1;
+        }
+    }
+    Ok(())
+}
+
+/// Each member's assigned partitions.
+fn assignments(members: &[BaseConsumer]) -> Result<Vec<BTreeSet<i32>>> {
+    members
+        .iter()
+        .map(|m| {
+            Ok(m.assignment()?
+                .elements()
+                .iter()
+                .map(|e| e.partition())
+                .collect())
+        })
+        .collect()
+}
+
+/// Whether the members own non-empty, disjoint sets covering every partition.
+fn disjoint_cover(owned: &[BTreeSet<i32>]) -> bool {
+    let total: usize = owned.iter().map(BTreeSet::len).sum();
+    let all: BTreeSet<i32> = owned.iter().flatten().copied().collect();
+    owned.iter().all(|o| !o.is_empty())
+        && total == all.len()
+        && all == (0..PARTITIONS).collect::<BTreeSet<_>>()
+}
+
+/// Polls until every record in `acks` was read and the members cover the partitions.
+fn consume_all(
+    members: &[BaseConsumer],
+    acks: &[Ack],
+    seen: &mut BTreeMap<Ack, u32>,
+) -> Result<()> {
+    let what = format!(
+        "{} members to cover {PARTITIONS} partitions and read all {} records",
+        members.len(),
+        acks.len()
+    );
+    wait_for(&what, TIMEOUT, || {
+        poll_all(members, seen)?;
+        let owned = assignments(members)?;
+        let read = acks.iter().filter(|a| seen.contains_key(a)).count();
+        if disjoint_cover(&owned) && read == acks.len() {
+            return Ok(Some(()));
+        }
+        anyhow::bail!("assignments {owned:?}, {read} of {} read", acks.len())
+    })
+}
+
+#[tokio::test]
+async fn members_split_hand_over_and_read_every_record_once() -> Result<()> {
+    let broker = TestBroker::start(OURS)?;
+    let result = async {
+        let bootstrap = broker.bootstrap();
+        let topic = unique_topic("kip848");
+        let group = unique_topic("kip848-group");
+        let mut acks = produce(&bootstrap, &topic, "first", 600).await?;
+        let partitions: BTreeSet<i32> = acks.iter().map(|a| a.partition).collect();
+        ensure!(partitions.len() == 6, "records on {partitions:?}");
+        let mut members = (0..3)
+            .map(|_| member(&bootstrap, &group))
+            .collect::<Result<Vec<_>>>()?;
+        for m in &members {
+            m.subscribe(&[&topic])?;
+        }
+        let mut seen = BTreeMap::new();
+        consume_all(&members, &acks, &mut seen)?;
+
+        // One member leaves; the other two take its partitions over.
+        let leaving = members.pop().context("three members")?;
+        leaving.unsubscribe();
+        drop(leaving);
+        acks.extend(produce(&bootstrap, &topic, "second", 600).await?);
+        consume_all(&members, &acks, &mut seen)?;
+
+        let duplicates: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
+        ensure!(duplicates.is_empty(), "records read twice: {duplicates:?}");
+        let unexpected: Vec<_> = seen.keys().filter(|a| !acks.contains(a)).collect();
+        ensure!(
+            unexpected.is_empty(),
+            "records never produced: {unexpected:?}"
+        );
+        Ok(())
+    }
+    .await;
+    result.with_context(|| format!("broker log tail:\n{}", broker.log_tail()))
+}
