@@ -41,9 +41,9 @@ impl GroupCoordinator {
                     Some(consumer) => describe(consumer).with_authorized_operations(operations),
                     None => {
                         let message = if group.is_some() {
-                            format!("Group {} is not a consumer group.", id.0.as_str())
+                            format!("group {} uses the classic protocol", id.0.as_str())
                         } else {
-                            format!("Group {} not found.", id.0.as_str())
+                            format!("no group {}", id.0.as_str())
                         };
                         DescribedGroup::default()
                             .with_error_code(codes::GROUP_ID_NOT_FOUND)

@@ -54,38 +54,40 @@ fn validate(version: i16, r: &ConsumerGroupHeartbeatRequest) -> Result<(), Refus
     let empty =
         |v: &Option<kafka_protocol::protocol::StrBytes>| v.as_ref().is_some_and(|s| s.is_empty());
     if r.group_id.0.is_empty() {
-        return Err(invalid("GroupId can't be empty."));
+        return Err(invalid("group_id must not be empty"));
     }
     if empty(&r.instance_id) {
-        return Err(invalid("InstanceId can't be empty."));
+        return Err(invalid("instance_id, when set, must not be empty"));
     }
     if empty(&r.rack_id) {
-        return Err(invalid("RackId can't be empty."));
+        return Err(invalid("rack_id, when set, must not be empty"));
     }
     let epoch = r.member_epoch;
     if r.member_id.is_empty() && (version >= 1 || epoch > 0 || epoch == LEAVE_GROUP_MEMBER_EPOCH) {
-        return Err(invalid("MemberId can't be empty."));
+        return Err(invalid("member_id is required"));
     }
     if epoch == 0 {
         if r.rebalance_timeout_ms == -1 {
-            return Err(invalid(
-                "RebalanceTimeoutMs must be provided in first request.",
-            ));
+            return Err(invalid("a joining member must give rebalance_timeout_ms"));
         }
         if r.topic_partitions.as_ref().is_none_or(|t| !t.is_empty()) {
-            return Err(invalid("TopicPartitions must be empty when (re-)joining."));
+            return Err(invalid(
+                "a joining member must report an empty topic_partitions list",
+            ));
         }
         if r.subscribed_topic_names.is_none() && r.subscribed_topic_regex.is_none() {
             return Err(invalid(
-                "SubscribedTopicNames or SubscribedTopicRegex must be set in first request.",
+                "a joining member must give subscribed_topic_names or subscribed_topic_regex",
             ));
         }
     } else if epoch == LEAVE_GROUP_STATIC_MEMBER_EPOCH {
         if r.instance_id.is_none() {
-            return Err(invalid("InstanceId can't be null."));
+            return Err(invalid(
+                "member epoch -2 (static leave) needs an instance_id",
+            ));
         }
     } else if epoch < LEAVE_GROUP_STATIC_MEMBER_EPOCH {
-        return Err(invalid("MemberEpoch is invalid."));
+        return Err(invalid("member_epoch below -2 is not valid"));
     }
     // librdkafka sends an empty regex alongside topic names; Kafka reads that as no regex.
     if r.subscribed_topic_regex
@@ -94,14 +96,16 @@ fn validate(version: i16, r: &ConsumerGroupHeartbeatRequest) -> Result<(), Refus
     {
         // Regex subscriptions (KIP-848's RE2J patterns) are not implemented by this broker;
         // this is how Kafka answered before it had them.
-        return Err(invalid("SubscribedTopicRegex is not supported yet."));
+        return Err(invalid(
+            "this broker does not support subscribed_topic_regex",
+        ));
     }
     if let Some(name) = &r.server_assignor {
         if !assignor::is_supported(name) {
             return Err((
                 codes::UNSUPPORTED_ASSIGNOR,
                 format!(
-                    "ServerAssignor {name} is not supported. Supported assignors: {}, {}.",
+                    "unknown server assignor {name}; this broker has {} and {}",
                     assignor::UNIFORM,
                     assignor::RANGE
                 ),
@@ -149,12 +153,22 @@ impl GroupCoordinator {
         let interval = self.config.consumer_heartbeat_interval_ms;
         let session = i64::from(self.config.consumer_session_timeout_ms);
         let default_assignor = self.config.consumer_default_assignor.clone();
+        let max_size = self.config.max_size;
         let cg = self.consumer_group_for(&group_id, r.member_epoch == 0, now)?;
         let member_id = if r.member_id.is_empty() {
             Uuid::new_v4().to_string()
         } else {
             r.member_id.to_string()
         };
+        if r.member_epoch == 0
+            && cg.members.len() >= max_size
+            && !cg.members.contains_key(&member_id)
+        {
+            return Err((
+                codes::GROUP_MAX_SIZE_REACHED,
+                format!("the group is full ({max_size} members, group.max.size)"),
+            ));
+        }
         let mut bump = admit_member(cg, &member_id, &r)?;
         let member = cg
             .members
@@ -210,12 +224,7 @@ impl GroupCoordinator {
         create: bool,
         now: i64,
     ) -> Result<&mut ConsumerGroup, Refusal> {
-        let not_found = || {
-            (
-                codes::GROUP_ID_NOT_FOUND,
-                format!("Group {group_id} not found."),
-            )
-        };
+        let not_found = || (codes::GROUP_ID_NOT_FOUND, format!("no group {group_id}"));
         if !self.groups.contains_key(group_id) {
             if !create {
                 return Err(not_found());
@@ -229,7 +238,7 @@ impl GroupCoordinator {
             if !(create && unused) {
                 return Err((
                     codes::GROUP_ID_NOT_FOUND,
-                    format!("Group {group_id} is not a consumer group."),
+                    format!("group {group_id} uses the classic protocol"),
                 ));
             }
             // An empty classic group (or one holding only offsets) becomes a consumer group
@@ -253,7 +262,7 @@ impl GroupCoordinator {
         let unknown = || {
             (
                 codes::UNKNOWN_MEMBER_ID,
-                format!("Member {member_id} is not a member of group {group_id}."),
+                format!("group {group_id} has no member {member_id}"),
             )
         };
         if let Some(instance) = r.instance_id.as_deref() {
@@ -261,7 +270,7 @@ impl GroupCoordinator {
             if *current != member_id {
                 return Err((
                     codes::FENCED_INSTANCE_ID,
-                    format!("Static member {member_id} with instance id {instance} is fenced by member {current}."),
+                    format!("instance {instance} now belongs to member {current}, not {member_id}"),
                 ));
             }
         }
@@ -298,7 +307,7 @@ fn admit_member(
                 Some(current) if cg.static_member_active(instance) => {
                     return Err((
                         codes::UNRELEASED_INSTANCE_ID,
-                        format!("Static member {member_id} with instance id {instance} cannot join the group because the instance id is owned by {current} member."),
+                        format!("instance {instance} is still held by active member {current}; it must leave before {member_id} can join"),
                     ));
                 }
                 Some(_) => {
@@ -342,21 +351,21 @@ fn admit_member(
         {
             return Err((
                 codes::FENCED_INSTANCE_ID,
-                format!("Static member {member_id} with instance id {instance} was fenced by another member."),
+                format!("instance {instance} now belongs to another member than {member_id}"),
             ));
         }
     }
     let Some(member) = cg.members.get(member_id) else {
         return Err((
             codes::UNKNOWN_MEMBER_ID,
-            format!("Member {member_id} is not a member of group {group_id}."),
+            format!("group {group_id} has no member {member_id}"),
         ));
     };
     let fenced = || {
         (
             codes::FENCED_MEMBER_EPOCH,
             format!(
-                "The consumer group member has a greater member epoch ({}) than the one known by the group coordinator ({}). The member must abandon all its partitions and rejoin.",
+                "member epoch {} is ahead of the coordinator's {}; rejoin with epoch 0",
                 r.member_epoch, member.member_epoch
             ),
         )
@@ -374,7 +383,7 @@ fn admit_member(
             return Err((
                 codes::FENCED_MEMBER_EPOCH,
                 format!(
-                    "The consumer group member has a smaller member epoch ({}) than the one known by the group coordinator ({}). The member must abandon all its partitions and rejoin.",
+                    "member epoch {} is behind the coordinator's {}; rejoin with epoch 0",
                     r.member_epoch, member.member_epoch
                 ),
             ));

@@ -206,19 +206,16 @@ impl GroupCoordinator {
 }
 
 /// Kafka's commit validation for KIP-848 consumer groups: the generation field carries the
-/// member epoch. Commits without a member (admin tools) only while the group is empty.
+/// member epoch, which must match exactly (STALE_MEMBER_EPOCH otherwise). Commits without an
+/// epoch (admin tools, manual assignment) only while the group is empty.
 fn validate_consumer_commit(
     group: &ConsumerGroup,
     version: i16,
     member_id: &str,
     member_epoch: i32,
 ) -> Result<(), i16> {
-    if member_epoch < 0 && member_id.is_empty() {
-        return if group.members.is_empty() {
-            Ok(())
-        } else {
-            Err(codes::UNKNOWN_MEMBER_ID)
-        };
+    if member_epoch < 0 && group.members.is_empty() {
+        return Ok(());
     }
     let member = group
         .members
@@ -228,10 +225,10 @@ fn validate_consumer_commit(
         // Consumer-protocol members must commit with v9+ (member epochs).
         return Err(codes::UNSUPPORTED_VERSION);
     }
-    match member_epoch.cmp(&member.member_epoch) {
-        std::cmp::Ordering::Greater => Err(codes::FENCED_MEMBER_EPOCH),
-        std::cmp::Ordering::Less => Err(codes::STALE_MEMBER_EPOCH),
-        std::cmp::Ordering::Equal => Ok(()),
+    if member_epoch == member.member_epoch {
+        Ok(())
+    } else {
+        Err(codes::STALE_MEMBER_EPOCH)
     }
 }
 

@@ -5,9 +5,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use kafka_protocol::messages::consumer_group_heartbeat_request::TopicPartitions;
+use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestGroup;
 use kafka_protocol::messages::{
     ConsumerGroupDescribeRequest, ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse,
-    GroupId, ListGroupsRequest, ResponseKind, TopicName,
+    GroupId, ListGroupsRequest, OffsetFetchRequest, ResponseKind, TopicName,
 };
 use uuid::Uuid;
 
@@ -345,6 +346,18 @@ fn epochs_and_identities_are_checked_as_kafka_does() {
 }
 
 #[test]
+fn a_full_group_refuses_new_members() {
+    let config = GroupConfig {
+        max_size: 1,
+        ..GroupConfig::default()
+    };
+    let mut h = H::new(config);
+    let md = topics(1);
+    assert_eq!(Client::new("a").beat(&mut h, &md), 0);
+    assert_eq!(Client::new("b").beat(&mut h, &md), 81); // GROUP_MAX_SIZE_REACHED
+}
+
+#[test]
 fn v0_generates_member_ids() {
     let mut h = H::new(GroupConfig::default());
     let r = send(&mut h, Client::new("").request(), &topics(1), 0);
@@ -482,10 +495,27 @@ fn classic_and_consumer_groups_share_ids_and_offsets() {
                                                                 // Offsets: the member epoch is the generation (v9+).
     assert_eq!(h.commit("g", "a", 1, ("t", 0, 5), 9), 0);
     assert_eq!(h.commit("g", "a", 0, ("t", 0, 5), 9), 113); // STALE_MEMBER_EPOCH
-    assert_eq!(h.commit("g", "a", 2, ("t", 0, 5), 9), 110); // FENCED_MEMBER_EPOCH
+    assert_eq!(h.commit("g", "a", 2, ("t", 0, 5), 9), 113);
+    assert_eq!(h.commit("g", "a", 1, ("t", 0, 5), 8), 35); // UNSUPPORTED_VERSION
     assert_eq!(h.commit("g", "zz", 1, ("t", 0, 5), 9), 25);
     assert_eq!(h.commit("g", "", -1, ("t", 0, 5), 9), 25); // not while it has members
     assert!(!h.records.is_empty(), "offset commit records");
+    // OffsetFetch v9 checks the member epoch; admin fetches (no member) are not checked.
+    let fetch = |member: Option<&str>, epoch: i32| {
+        let group = OffsetFetchRequestGroup::default()
+            .with_group_id(GroupId(s("g")))
+            .with_member_id(member.map(s))
+            .with_member_epoch(epoch)
+            .with_topics(None);
+        let r =
+            h.c.offset_fetch(9, OffsetFetchRequest::default().with_groups(vec![group]));
+        let g = &r.groups[0];
+        (g.error_code, g.topics.len())
+    };
+    assert_eq!(fetch(Some("a"), 1), (0, 1));
+    assert_eq!(fetch(None, -1), (0, 1));
+    assert_eq!(fetch(Some("a"), 0), (113, 0));
+    assert_eq!(fetch(Some("zz"), 1), (25, 0));
     // ListGroups shows the type and honours the filter.
     let listed = h.c.list_groups(
         5,
