@@ -43,13 +43,19 @@ fn poll_all(members: &[BaseConsumer], seen: &mut BTreeMap<Ack, u32>) -> Result<(
     for m in members {
         if let Some(message) = m.poll(Duration::from_millis(50)) {
             let message = message.context("consumer error")?;
-            m.commit_message(&message, CommitMode::Sync)
-                .context("synchronous commit")?;
             let at = Ack {
                 partition: message.partition(),
                 offset: message.offset(),
             };
             *seen.entry(at).or_default() += 1;
+            // A commit racing a heartbeat that bumps the member epoch gets STALE_MEMBER_EPOCH
+            // (on Kafka too); the client learns the new epoch from that heartbeat's response,
+            // so the commit is retried until it succeeds.
+            wait_for("a synchronous commit to succeed", TIMEOUT, || {
+                m.commit_message(&message, CommitMode::Sync)
+                    .with_context(|| format!("committing {at:?}"))?;
+                Ok(Some(()))
+            })?;
         }
     }
     Ok(())
