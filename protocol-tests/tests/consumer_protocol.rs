@@ -1,16 +1,17 @@
 //! The KIP-848 consumer group protocol (`group.protocol=consumer`, ConsumerGroupHeartbeat)
 //! through librdkafka: three members split six partitions, one leaves, the others take its
 //! partitions over, and with a synchronous commit after each record every record is read
-//! exactly once. Run against Apache Kafka with `KAFKA_TARGET=kafka`.
+//! exactly once; partitions added to the topic later are assigned too. Run against Apache Kafka with `KAFKA_TARGET=kafka`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use anyhow::{ensure, Context, Result};
-use protocol_tests::clients::producer_config;
+use protocol_tests::clients::{admin_client, producer_config};
 use protocol_tests::records::{generate, produce_all, Ack};
 use protocol_tests::wait::wait_for;
 use protocol_tests::{unique_topic, TestBroker};
+use rdkafka::admin::{AdminOptions, NewPartitions};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::producer::FutureProducer;
@@ -75,23 +76,24 @@ fn assignments(members: &[BaseConsumer]) -> Result<Vec<BTreeSet<i32>>> {
         .collect()
 }
 
-/// Whether the members own non-empty, disjoint sets covering every partition.
-fn disjoint_cover(owned: &[BTreeSet<i32>]) -> bool {
+/// Whether the members own non-empty, disjoint sets covering partitions `0..partitions`.
+fn disjoint_cover(owned: &[BTreeSet<i32>], partitions: i32) -> bool {
     let total: usize = owned.iter().map(BTreeSet::len).sum();
     let all: BTreeSet<i32> = owned.iter().flatten().copied().collect();
     owned.iter().all(|o| !o.is_empty())
         && total == all.len()
-        && all == (0..PARTITIONS).collect::<BTreeSet<_>>()
+        && all == (0..partitions).collect::<BTreeSet<_>>()
 }
 
-/// Polls until every record in `acks` was read and the members cover the partitions.
+/// Polls until every record in `acks` was read and the members cover `partitions`.
 fn consume_all(
     members: &[BaseConsumer],
     acks: &[Ack],
     seen: &mut BTreeMap<Ack, u32>,
+    partitions: i32,
 ) -> Result<()> {
     let what = format!(
-        "{} members to cover {PARTITIONS} partitions and read all {} records",
+        "{} members to cover {partitions} partitions and read all {} records",
         members.len(),
         acks.len()
     );
@@ -99,7 +101,7 @@ fn consume_all(
         poll_all(members, seen)?;
         let owned = assignments(members)?;
         let read = acks.iter().filter(|a| seen.contains_key(a)).count();
-        if disjoint_cover(&owned) && read == acks.len() {
+        if disjoint_cover(&owned, partitions) && read == acks.len() {
             return Ok(Some(()));
         }
         anyhow::bail!("assignments {owned:?}, {read} of {} read", acks.len())
@@ -123,14 +125,14 @@ async fn members_split_hand_over_and_read_every_record_once() -> Result<()> {
             m.subscribe(&[&topic])?;
         }
         let mut seen = BTreeMap::new();
-        consume_all(&members, &acks, &mut seen)?;
+        consume_all(&members, &acks, &mut seen, PARTITIONS)?;
 
         // One member leaves; the other two take its partitions over.
         let leaving = members.pop().context("three members")?;
         leaving.unsubscribe();
         drop(leaving);
         acks.extend(produce(&bootstrap, &topic, "second", 600).await?);
-        consume_all(&members, &acks, &mut seen)?;
+        consume_all(&members, &acks, &mut seen, PARTITIONS)?;
 
         let duplicates: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
         ensure!(duplicates.is_empty(), "records read twice: {duplicates:?}");
@@ -139,6 +141,44 @@ async fn members_split_hand_over_and_read_every_record_once() -> Result<()> {
             unexpected.is_empty(),
             "records never produced: {unexpected:?}"
         );
+        Ok(())
+    }
+    .await;
+    result.with_context(|| format!("broker log tail:\n{}", broker.log_tail()))
+}
+
+#[tokio::test]
+async fn partitions_added_later_are_assigned() -> Result<()> {
+    let broker = TestBroker::start(OURS)?;
+    let result = async {
+        let bootstrap = broker.bootstrap();
+        let topic = unique_topic("kip848-grow");
+        let group = unique_topic("kip848-grow-group");
+        let mut acks = produce(&bootstrap, &topic, "before", 60).await?;
+        let members = (0..2)
+            .map(|_| member(&bootstrap, &group))
+            .collect::<Result<Vec<_>>>()?;
+        for m in &members {
+            m.subscribe(&[&topic])?;
+        }
+        let mut seen = BTreeMap::new();
+        consume_all(&members, &acks, &mut seen, PARTITIONS)?;
+
+        let admin = admin_client(&bootstrap)?;
+        let opts = AdminOptions::new();
+        let grown = admin
+            .create_partitions([&NewPartitions::new(&topic, 8)], &opts)
+            .await?;
+        ensure!(
+            grown == vec![Ok(topic.clone())],
+            "CreatePartitions: {grown:?}"
+        );
+        let producer: FutureProducer = producer_config(&bootstrap).create()?;
+        let record = &generate("after", 1)[0];
+        acks.extend(produce_all(&producer, &topic, std::slice::from_ref(record), Some(7)).await?);
+        consume_all(&members, &acks, &mut seen, 8)?;
+        let duplicates: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
+        ensure!(duplicates.is_empty(), "records read twice: {duplicates:?}");
         Ok(())
     }
     .await;
