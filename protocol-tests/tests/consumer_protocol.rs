@@ -1,7 +1,8 @@
 //! The KIP-848 consumer group protocol (`group.protocol=consumer`, ConsumerGroupHeartbeat)
 //! through librdkafka: three members split six partitions, one leaves, the others take its
 //! partitions over, and with a synchronous commit after each record every record is read
-//! exactly once; partitions added to the topic later are assigned too. Run against Apache Kafka with `KAFKA_TARGET=kafka`.
+//! exactly once; partitions added to the topic later are assigned too; after a restart of our
+//! broker (which keeps membership in memory) members rejoin. Run against Apache Kafka with `KAFKA_TARGET=kafka`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -9,8 +10,9 @@ use std::time::Duration;
 use anyhow::{ensure, Context, Result};
 use protocol_tests::clients::{admin_client, producer_config};
 use protocol_tests::records::{generate, produce_all, Ack};
+use protocol_tests::target::wait_until_serving;
 use protocol_tests::wait::wait_for;
-use protocol_tests::{unique_topic, TestBroker};
+use protocol_tests::{unique_topic, OurBroker, Target, TestBroker};
 use rdkafka::admin::{AdminOptions, NewPartitions};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
@@ -38,8 +40,11 @@ async fn produce(bootstrap: &str, topic: &str, tag: &str, count: usize) -> Resul
     produce_all(&producer, topic, &generate(tag, count), None).await
 }
 
-/// Polls every member once, committing each record read before reading the next; counts the
-/// records read by (partition, offset).
+/// How long a failed commit is retried before the member polls again.
+const COMMIT_RETRY: Duration = Duration::from_secs(5);
+
+/// Polls every member once, committing its position after each record read before reading the
+/// next; counts the records read by (partition, offset).
 fn poll_all(members: &[BaseConsumer], seen: &mut BTreeMap<Ack, u32>) -> Result<()> {
     for m in members {
         if let Some(message) = m.poll(Duration::from_millis(50)) {
@@ -50,13 +55,15 @@ fn poll_all(members: &[BaseConsumer], seen: &mut BTreeMap<Ack, u32>) -> Result<(
             };
             *seen.entry(at).or_default() += 1;
             // A commit racing a heartbeat that bumps the member epoch gets STALE_MEMBER_EPOCH
-            // (on Kafka too); the client learns the new epoch from that heartbeat's response,
-            // so the commit is retried until it succeeds.
-            wait_for("a synchronous commit to succeed", TIMEOUT, || {
-                m.commit_message(&message, CommitMode::Sync)
-                    .with_context(|| format!("committing {at:?}"))?;
+            // (on Kafka too) until the client has read that heartbeat's response, so it is
+            // retried. A member that must rejoin (fenced, or our broker restarted) only does so
+            // from inside poll, so after COMMIT_RETRY it polls again and its next commit, of
+            // all its positions, covers this record.
+            let _ = wait_for("a synchronous commit to succeed", COMMIT_RETRY, || {
+                m.commit_consumer_state(CommitMode::Sync)
+                    .with_context(|| format!("committing after {at:?}"))?;
                 Ok(Some(()))
-            })?;
+            });
         }
     }
     Ok(())
@@ -183,4 +190,31 @@ async fn partitions_added_later_are_assigned() -> Result<()> {
     }
     .await;
     result.with_context(|| format!("broker log tail:\n{}", broker.log_tail()))
+}
+
+#[tokio::test]
+async fn members_rejoin_after_a_broker_restart() -> Result<()> {
+    if !Target::ours_or_skip("members_rejoin_after_a_broker_restart")? {
+        return Ok(());
+    }
+    let mut broker = OurBroker::start(OURS)?;
+    let result = async {
+        wait_until_serving(&broker.bootstrap())?;
+        let topic = unique_topic("kip848-restart");
+        let group = unique_topic("kip848-restart-group");
+        let mut acks = produce(&broker.bootstrap(), &topic, "before", 60).await?;
+        let members = vec![member(&broker.bootstrap(), &group)?];
+        members[0].subscribe(&[&topic])?;
+        let mut seen = BTreeMap::new();
+        consume_all(&members, &acks, &mut seen, PARTITIONS)?;
+
+        // Consumer-group membership is not persisted: the member's next heartbeat is answered
+        // UNKNOWN_MEMBER_ID and it rejoins with epoch 0.
+        broker.restart()?;
+        wait_until_serving(&broker.bootstrap())?;
+        acks.extend(produce(&broker.bootstrap(), &topic, "after", 60).await?);
+        consume_all(&members, &acks, &mut seen, PARTITIONS)
+    }
+    .await;
+    result.with_context(|| format!("broker stderr tail:\n{}", broker.stderr_tail()))
 }

@@ -154,6 +154,18 @@ impl GroupCoordinator {
         let session = i64::from(self.config.consumer_session_timeout_ms);
         let default_assignor = self.config.consumer_default_assignor.clone();
         let max_size = self.config.max_size;
+        if r.member_epoch > 0 && self.membership_forgotten(&group_id) {
+            // Membership is not persisted: after a restart a member's epoch means nothing here.
+            // Kafka would answer GROUP_ID_NOT_FOUND for a group it does not know, which clients
+            // treat as fatal; UNKNOWN_MEMBER_ID makes them rejoin with epoch 0 instead.
+            return Err((
+                codes::UNKNOWN_MEMBER_ID,
+                format!(
+                    "group {group_id} has no member {}; rejoin",
+                    r.member_id.as_str()
+                ),
+            ));
+        }
         let cg = self.consumer_group_for(&group_id, r.member_epoch == 0, now)?;
         let member_id = if r.member_id.is_empty() {
             Uuid::new_v4().to_string()
@@ -247,6 +259,14 @@ impl GroupCoordinator {
             group.consumer = Some(ConsumerGroup::default());
         }
         group.consumer.as_mut().ok_or_else(not_found)
+    }
+
+    /// Whether `group_id` has no membership at all (unknown, or only offsets), as after a
+    /// restart of this broker, which keeps consumer-group membership in memory only.
+    fn membership_forgotten(&self, group_id: &str) -> bool {
+        self.groups.get(group_id).is_none_or(|g| {
+            g.consumer.is_none() && g.members.is_empty() && g.pending_members.is_empty()
+        })
     }
 
     /// A heartbeat with member epoch -1 (leave) or -2 (static member leaving temporarily).
