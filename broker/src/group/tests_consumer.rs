@@ -8,7 +8,7 @@ use kafka_protocol::messages::consumer_group_heartbeat_request::TopicPartitions;
 use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestGroup;
 use kafka_protocol::messages::{
     ConsumerGroupDescribeRequest, ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse,
-    GroupId, ListGroupsRequest, OffsetFetchRequest, ResponseKind, TopicName,
+    DeleteGroupsRequest, GroupId, ListGroupsRequest, OffsetFetchRequest, ResponseKind, TopicName,
 };
 use uuid::Uuid;
 
@@ -553,4 +553,52 @@ fn classic_and_consumer_groups_share_ids_and_offsets() {
     assert!(h.c.groups["g"].has_offsets());
     // And a consumer heartbeat on a classic group with members is refused.
     assert_eq!(Client::new("c").beat(&mut h, &md), 69);
+}
+
+#[test]
+fn only_empty_consumer_groups_can_be_deleted() {
+    let mut h = H::new(GroupConfig::default());
+    let md = topics(2);
+    let mut a = Client::new("a");
+    a.beat(&mut h, &md);
+    assert_eq!(h.commit("g", "a", 1, ("t", 0, 5), 9), 0);
+    let mut delete = |h: &mut H| {
+        let token = h.token(2);
+        let request = DeleteGroupsRequest::default().with_groups_names(vec![GroupId(s("g"))]);
+        let fx = h.c.delete_groups(&H::ctx(token, 2), request, h.now);
+        h.apply(fx);
+        match h.take(token) {
+            ResponseKind::DeleteGroups(r) => r.results[0].error_code,
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(delete(&mut h), 68); // NON_EMPTY_GROUP
+    send(&mut h, a.request().with_member_epoch(-1), &md, 1);
+    assert_eq!(state(&h), ConsumerGroupState::Empty);
+    h.records.clear();
+    assert_eq!(delete(&mut h), 0);
+    assert!(!h.c.groups.contains_key("g"));
+    // The offset goes with it (a tombstone for the other engineer's persistence).
+    assert!(h
+        .records
+        .iter()
+        .any(|r| matches!(r, super::GroupRecord::OffsetCommit { value: None, .. })));
+}
+
+#[test]
+fn a_static_member_that_left_is_fenced_after_its_session() {
+    let mut h = H::new(GroupConfig::default());
+    let md = topics(2);
+    let mut a = Client::new("a");
+    a.instance = Some("i");
+    a.beat(&mut h, &md);
+    let r = send(&mut h, a.request().with_member_epoch(-2), &md, 1);
+    assert_eq!(r.member_epoch, -2);
+    // It keeps its partitions while away ...
+    h.advance(44_999);
+    let members = &h.c.groups["g"].consumer.as_ref().unwrap().members;
+    assert_eq!(members["a"].assigned[&T].len(), 2);
+    // ... until its session runs out.
+    h.advance(1);
+    assert_eq!(state(&h), ConsumerGroupState::Empty);
 }
