@@ -562,7 +562,7 @@ fn only_empty_consumer_groups_can_be_deleted() {
     let mut a = Client::new("a");
     a.beat(&mut h, &md);
     assert_eq!(h.commit("g", "a", 1, ("t", 0, 5), 9), 0);
-    let mut delete = |h: &mut H| {
+    let delete = |h: &mut H| {
         let token = h.token(2);
         let request = DeleteGroupsRequest::default().with_groups_names(vec![GroupId(s("g"))]);
         let fx = h.c.delete_groups(&H::ctx(token, 2), request, h.now);
