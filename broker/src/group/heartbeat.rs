@@ -1,6 +1,8 @@
 //! ConsumerGroupHeartbeat v0-1 (KIP-848): joining, heartbeating, reconciling and leaving a
 //! consumer group, with Kafka 4.1's validation and error codes.
 
+use std::collections::BTreeSet;
+
 use kafka_protocol::messages::consumer_group_heartbeat_request::TopicPartitions as OwnedTopic;
 use kafka_protocol::messages::consumer_group_heartbeat_response::{
     Assignment as WireAssignment, TopicPartitions,
@@ -181,33 +183,13 @@ impl GroupCoordinator {
                 format!("the group is full ({max_size} members, group.max.size)"),
             ));
         }
-        let mut bump = admit_member(cg, &member_id, &r)?;
+        let joined = admit_member(cg, &member_id, &r)?;
         let member = cg
             .members
             .get_mut(&member_id)
             .ok_or((codes::UNKNOWN_MEMBER_ID, String::new()))?;
-        member.client_id = ctx.client_id.to_string();
-        member.client_host = ctx.client_host.to_string();
-        member.session_deadline = now.saturating_add(session);
-        if r.rebalance_timeout_ms >= 0 {
-            member.rebalance_timeout_ms = r.rebalance_timeout_ms;
-        }
-        if r.rack_id.is_some() {
-            member.rack_id = r.rack_id.as_ref().map(|x| x.to_string());
-        }
-        if let Some(names) = &r.subscribed_topic_names {
-            let names = names.iter().map(|n| n.0.to_string()).collect();
-            if member.subscribed_topics != names {
-                member.subscribed_topics = names;
-                bump = true;
-            }
-        }
-        if let Some(name) = &r.server_assignor {
-            if member.server_assignor.as_deref() != Some(name.as_str()) {
-                member.server_assignor = Some(name.to_string());
-                bump = true;
-            }
-        }
+        let changed_subscription = update_member(member, ctx, &r, now.saturating_add(session));
+        let bump = joined || changed_subscription;
         if !cg.note_metadata(topics) && bump {
             cg.group_epoch = cg.group_epoch.saturating_add(1);
         }
@@ -309,6 +291,40 @@ impl GroupCoordinator {
             .with_member_id(Some(s(&member_id)))
             .with_member_epoch(r.member_epoch))
     }
+}
+
+/// Takes in what a heartbeat says about its member (identity, timeouts, subscription) and
+/// restarts its session; returns whether its subscription or assignor changed.
+fn update_member(
+    member: &mut ConsumerMember,
+    ctx: &RequestContext<'_>,
+    r: &ConsumerGroupHeartbeatRequest,
+    session_deadline: i64,
+) -> bool {
+    member.client_id = ctx.client_id.to_string();
+    member.client_host = ctx.client_host.to_string();
+    member.session_deadline = session_deadline;
+    if r.rebalance_timeout_ms >= 0 {
+        member.rebalance_timeout_ms = r.rebalance_timeout_ms;
+    }
+    if r.rack_id.is_some() {
+        member.rack_id = r.rack_id.as_ref().map(|x| x.to_string());
+    }
+    let mut changed = false;
+    if let Some(names) = &r.subscribed_topic_names {
+        let names: BTreeSet<String> = names.iter().map(|n| n.0.to_string()).collect();
+        if member.subscribed_topics != names {
+            member.subscribed_topics = names;
+            changed = true;
+        }
+    }
+    if let Some(name) = &r.server_assignor {
+        if member.server_assignor.as_deref() != Some(name.as_str()) {
+            member.server_assignor = Some(name.to_string());
+            changed = true;
+        }
+    }
+    changed
 }
 
 /// Finds (or, on a join, creates) the heartbeating member and checks its epoch; returns
