@@ -256,6 +256,12 @@ impl BrokerConfig {
                 self.socket_request_max_bytes = number(key, value, 8, i32::MAX as usize)?;
             }
             "max.connections" => self.max_connections = number(key, value, 1, 1 << 24)?,
+            "group.consumer.heartbeat.interval.ms" => {
+                self.group.consumer_heartbeat_interval_ms = number(key, value, 1, i32::MAX)?;
+            }
+            "group.consumer.session.timeout.ms" => {
+                self.group.consumer_session_timeout_ms = number(key, value, 1, i32::MAX)?;
+            }
             "fetch.max.bytes" => self.fetch_max_bytes = number(key, value, 0, i32::MAX as usize)?,
             "log.flush.interval.messages" => {
                 self.log_flush_interval_messages = number(key, value, 1, i64::MAX as u64)?;

@@ -14,8 +14,13 @@ use super::coordinator::{Effects, GroupCoordinator, RequestContext};
 use super::rebalance::s;
 use super::records::{GroupRecord, OffsetCommitKey};
 
-/// Every group is a classic group here (ListGroups v5 `types_filter`, KIP-848's group types).
-const GROUP_TYPE: &str = "classic";
+/// A group's type and state names as ListGroups v5 reports them (KIP-848's group types).
+fn type_and_state(group: &Group) -> (&'static str, &'static str) {
+    match &group.consumer {
+        Some(consumer) => ("consumer", consumer.state().name()),
+        None => ("classic", group.state.name()),
+    }
+}
 
 /// Operations on a group (READ, DELETE, DESCRIBE) as a KIP-430 bit field: with no authorizer
 /// every client may do all of them.
@@ -31,23 +36,24 @@ impl GroupCoordinator {
         let mut groups: Vec<&Group> = self
             .groups
             .values()
-            .filter(|g| api_version < 4 || matches(&request.states_filter, g.state.name()))
-            .filter(|_| api_version < 5 || matches(&request.types_filter, GROUP_TYPE))
+            .filter(|g| api_version < 4 || matches(&request.states_filter, type_and_state(g).1))
+            .filter(|g| api_version < 5 || matches(&request.types_filter, type_and_state(g).0))
             .collect();
         groups.sort_by(|a, b| a.group_id.cmp(&b.group_id));
         let listed = groups
             .into_iter()
             .map(|g| {
+                let (group_type, state) = type_and_state(g);
                 let listed = ListedGroup::default()
                     .with_group_id(GroupId(s(&g.group_id)))
                     .with_protocol_type(s(g.protocol_type.as_deref().unwrap_or_default()));
                 let listed = if api_version >= 4 {
-                    listed.with_group_state(s(g.state.name()))
+                    listed.with_group_state(s(state))
                 } else {
                     listed
                 };
                 if api_version >= 5 {
-                    listed.with_group_type(s(GROUP_TYPE))
+                    listed.with_group_type(s(group_type))
                 } else {
                     listed
                 }
@@ -58,7 +64,8 @@ impl GroupCoordinator {
             .with_groups(listed)
     }
 
-    /// DescribeGroups v0-5. An unknown group is reported as Dead (v0-5 have no "not found").
+    /// DescribeGroups v0-5. An unknown group (or a KIP-848 consumer group) is reported as Dead
+    /// (v0-5 have no "not found").
     /// Members' metadata and assignments are shown only in Stable, when they are final.
     pub fn describe_groups(
         &self,
@@ -74,7 +81,13 @@ impl GroupCoordinator {
             .groups
             .into_iter()
             .map(|id| {
-                let described = match self.groups.get(id.0.as_str()) {
+                // Kafka 4.1 describes a consumer group here as it does an unknown one (before
+                // v6, which reports GROUP_ID_NOT_FOUND): a Dead classic group.
+                let classic = self
+                    .groups
+                    .get(id.0.as_str())
+                    .filter(|g| g.consumer.is_none());
+                let described = match classic {
                     Some(group) => describe(group),
                     None => DescribedGroup::default()
                         .with_group_state(s(GroupState::Dead.name()))
@@ -123,6 +136,7 @@ impl GroupCoordinator {
             return codes::GROUP_ID_NOT_FOUND;
         };
         match group.state {
+            _ if group.has_consumer_members() => return codes::NON_EMPTY_GROUP,
             GroupState::Empty => {}
             GroupState::Dead => return codes::GROUP_ID_NOT_FOUND,
             _ => return codes::NON_EMPTY_GROUP,

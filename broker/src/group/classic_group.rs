@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use bytes::Bytes;
 
+use super::consumer_group::ConsumerGroup;
 use super::member::{subscribed_topics, Member};
 use super::records::{GroupMetadataValue, MemberMetadataValue, OffsetCommitValue};
 
@@ -93,6 +94,10 @@ pub struct Group {
     pub sync_deadline: i64,
     /// Committed offsets: topic -> partition -> offset.
     pub offsets: BTreeMap<String, BTreeMap<i32, OffsetCommitValue>>,
+    /// Set when this is a KIP-848 consumer group: its membership and assignment. The classic
+    /// fields above then stay empty (state Empty) and only `offsets` is shared, so both group
+    /// types live in one namespace and share offset handling.
+    pub consumer: Option<ConsumerGroup>,
 }
 
 impl Group {
@@ -114,6 +119,7 @@ impl Group {
             initial_join: None,
             sync_deadline: 0,
             offsets: BTreeMap::new(),
+            consumer: None,
         }
     }
 
@@ -243,6 +249,13 @@ impl Group {
         Some(member)
     }
 
+    /// Whether this is a consumer group with members (classic requests must not touch it).
+    pub fn has_consumer_members(&self) -> bool {
+        self.consumer
+            .as_ref()
+            .is_some_and(|c| !c.members.is_empty())
+    }
+
     /// Whether any offset is committed.
     pub fn has_offsets(&self) -> bool {
         self.offsets.values().any(|p| !p.is_empty())
@@ -265,6 +278,11 @@ impl Group {
     /// The earliest time at which `tick` has something to do for this group.
     pub fn next_deadline(&self) -> Option<i64> {
         let mut deadlines: Vec<i64> = self.pending_members.values().copied().collect();
+        deadlines.extend(
+            self.consumer
+                .as_ref()
+                .and_then(ConsumerGroup::next_deadline),
+        );
         deadlines.extend(self.members.values().filter_map(Member::session_deadline));
         match self.state {
             GroupState::PreparingRebalance => deadlines.push(self.join_deadline),

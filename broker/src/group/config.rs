@@ -1,6 +1,6 @@
 //! `GroupConfig`: the broker settings the group coordinator obeys, with Kafka's key names.
 
-/// Settings of the classic group coordinator. Plain data; `Clone` and shared read-only.
+/// Settings of the group coordinator (classic and KIP-848 consumer groups). Plain data; `Clone` and shared read-only.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupConfig {
     /// `group.min.session.timeout.ms` (default 6000): shorter session timeouts are refused with
@@ -28,6 +28,14 @@ pub struct GroupConfig {
     pub max_member_metadata_bytes: usize,
     /// This broker's own cap on one member's assignment in SyncGroup (default 1 MiB).
     pub max_assignment_bytes: usize,
+    /// `group.consumer.heartbeat.interval.ms` (default 5000), told to KIP-848 members.
+    pub consumer_heartbeat_interval_ms: i32,
+    /// `group.consumer.session.timeout.ms` (default 45000): a KIP-848 member that has not
+    /// heartbeated for this long is fenced.
+    pub consumer_session_timeout_ms: i32,
+    /// The server-side assignor used when no member names one (`group.consumer.assignors`'
+    /// first entry in Kafka): "uniform".
+    pub consumer_default_assignor: String,
 }
 
 impl Default for GroupConfig {
@@ -42,6 +50,9 @@ impl Default for GroupConfig {
             offset_metadata_max_bytes: 4_096,
             max_member_metadata_bytes: 1 << 20,
             max_assignment_bytes: 1 << 20,
+            consumer_heartbeat_interval_ms: 5_000,
+            consumer_session_timeout_ms: 45_000,
+            consumer_default_assignor: "uniform".to_string(),
         }
     }
 }

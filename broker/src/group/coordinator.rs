@@ -1,4 +1,4 @@
-//! `GroupCoordinator`: the sans-IO classic group coordinator, its inputs and its `Effects`.
+//! `GroupCoordinator`: the sans-IO group coordinator, its inputs and its `Effects`.
 //!
 //! Requests and the current time go in; responses, records to persist and the next deadline
 //! come out. Nothing here reads a clock, touches a socket or spawns anything: the caller owns
@@ -56,7 +56,8 @@ impl Effects {
     }
 }
 
-/// The classic group coordinator for every group this broker coordinates. Single-threaded:
+/// The group coordinator (classic and KIP-848 consumer groups) for every group this broker
+/// coordinates. Single-threaded:
 /// `&mut self` methods must be serialized by the caller (one task, or a mutex held only for
 /// the duration of a call, since no call blocks or waits).
 #[derive(Debug)]
@@ -160,7 +161,8 @@ impl GroupCoordinator {
     }
 
     /// Runs everything due at `now_ms`: expired sessions and pending member ids, join phases
-    /// at their rebalance timeout or initial delay, syncs that never came, and (every
+    /// at their rebalance timeout or initial delay, syncs that never came, KIP-848 members whose
+    /// session or revocation time ran out, and (every
     /// `offsets.retention.check.interval.ms`) offset expiry.
     pub fn tick(&mut self, now_ms: i64) -> Effects {
         let mut fx = Effects::default();
@@ -177,6 +179,11 @@ impl GroupCoordinator {
         for id in due {
             if let Some(group) = self.groups.get_mut(&id) {
                 group.on_deadlines(&self.config, now_ms, &mut fx);
+                if let Some(consumer) = group.consumer.as_mut() {
+                    for member_id in consumer.expire(now_ms) {
+                        tracing::debug!(group = %id, %member_id, "consumer member fenced");
+                    }
+                }
             }
             self.reschedule(&id);
         }

@@ -90,6 +90,14 @@ impl GroupCoordinator {
             .groups
             .get_mut(&group_id)
             .ok_or(codes::COORDINATOR_NOT_AVAILABLE)?;
+        if group.has_consumer_members() {
+            // A classic member cannot join a KIP-848 group that has consumer members.
+            return Err(codes::INCONSISTENT_GROUP_PROTOCOL);
+        }
+        if group.consumer.take().is_some() {
+            // An empty consumer group becomes a classic one, keeping its offsets.
+            group.protocol_type = None;
+        }
         if member_id.is_empty() {
             new_member_join(group, cfg, args, now, fx)
         } else {
@@ -144,6 +152,7 @@ impl GroupCoordinator {
                 && g.members.is_empty()
                 && g.pending_members.is_empty()
                 && !g.has_offsets()
+                && !g.has_consumer_members()
         });
         if unused {
             self.remove_group(group_id);

@@ -1,5 +1,6 @@
-//! The classic consumer-group coordinator (JoinGroup/SyncGroup/Heartbeat/LeaveGroup, offsets,
-//! group administration) as a sans-IO state machine.
+//! The group coordinator as a sans-IO state machine: classic groups (JoinGroup/SyncGroup/
+//! Heartbeat/LeaveGroup), KIP-848 consumer groups (ConsumerGroupHeartbeat), offsets and
+//! group administration.
 //!
 //! Map of the module:
 //! - [`coordinator`] — `GroupCoordinator`, `RequestToken`, `RequestContext`, `Effects`; `tick`,
@@ -14,6 +15,10 @@
 //! - [`records`] — `GroupRecord`, what goes to `__consumer_offsets`; [`record_codec`] — its
 //!   binary key/value layout, as Kafka writes it.
 //! - [`config`] — `GroupConfig`.
+//! - [`consumer_group`], [`consumer_member`], [`assignor`], `heartbeat`, `consumer_describe` —
+//!   KIP-848 consumer groups (ConsumerGroupHeartbeat, ConsumerGroupDescribe) with server-side
+//!   assignment. They share the group-id namespace and committed offsets with classic groups:
+//!   a consumer group is a `Group` whose `consumer` is set.
 //!
 //! Assignment is client-side in the classic protocol: the coordinator picks a leader and a
 //! protocol, hands the leader everyone's metadata, and relays the leader's assignment.
@@ -23,8 +28,11 @@
 //! must move; their owners revoke them and immediately rejoin, and the follow-up rebalance
 //! hands them out. The coordinator sees only ordinary JoinGroups with changed metadata.
 
+pub mod assignor;
 pub mod classic_group;
 pub mod config;
+pub mod consumer_group;
+pub mod consumer_member;
 pub mod coordinator;
 pub mod member;
 pub mod offsets;
@@ -32,6 +40,8 @@ pub mod record_codec;
 pub mod records;
 
 mod admin;
+mod consumer_describe;
+mod heartbeat;
 mod join;
 mod offset_fetch;
 mod rebalance;
@@ -42,10 +52,14 @@ mod test_support;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_consumer;
+#[cfg(test)]
 mod tests_offsets;
 
+pub use assignor::{TopicInfo, TopicsSnapshot};
 pub use classic_group::GroupState;
 pub use config::GroupConfig;
+pub use consumer_group::ConsumerGroupState;
 pub use coordinator::{Effects, GroupCoordinator, RequestContext, RequestToken};
 pub use records::{
     GroupMetadataValue, GroupRecord, MemberMetadataValue, OffsetCommitKey, OffsetCommitValue,
@@ -71,4 +85,9 @@ pub(crate) mod codes {
     pub(crate) const GROUP_MAX_SIZE_REACHED: i16 = E::GroupMaxSizeReached.code();
     pub(crate) const FENCED_INSTANCE_ID: i16 = E::FencedInstanceId.code();
     pub(crate) const GROUP_SUBSCRIBED_TO_TOPIC: i16 = E::GroupSubscribedToTopic.code();
+    pub(crate) const FENCED_MEMBER_EPOCH: i16 = E::FencedMemberEpoch.code();
+    pub(crate) const UNRELEASED_INSTANCE_ID: i16 = E::UnreleasedInstanceId.code();
+    pub(crate) const UNSUPPORTED_ASSIGNOR: i16 = E::UnsupportedAssignor.code();
+    pub(crate) const STALE_MEMBER_EPOCH: i16 = E::StaleMemberEpoch.code();
+    pub(crate) const UNSUPPORTED_VERSION: i16 = E::UnsupportedVersion.code();
 }

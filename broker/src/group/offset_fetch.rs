@@ -29,6 +29,14 @@ impl GroupCoordinator {
                 .groups
                 .into_iter()
                 .map(|g| {
+                    let member = g.member_id.as_deref();
+                    let verdict =
+                        self.validate_fetch(g.group_id.0.as_str(), member, g.member_epoch);
+                    if verdict != codes::NONE {
+                        return OffsetFetchResponseGroup::default()
+                            .with_group_id(g.group_id)
+                            .with_error_code(verdict);
+                    }
                     let wanted = g.topics.map(|ts| {
                         ts.into_iter()
                             .map(|t| (t.name, t.partition_indexes))
@@ -73,6 +81,27 @@ impl GroupCoordinator {
         OffsetFetchResponse::default()
             .with_topics(topics)
             .with_error_code(codes::NONE)
+    }
+
+    /// OffsetFetch v9's member check for KIP-848 consumer groups (Kafka's
+    /// `validateOffsetFetch`): a request naming a member must come from a current member at its
+    /// current epoch. Requests without a member, and other groups, are not checked.
+    fn validate_fetch(&self, group_id: &str, member_id: Option<&str>, member_epoch: i32) -> i16 {
+        let Some(consumer) = self.groups.get(group_id).and_then(|g| g.consumer.as_ref()) else {
+            return codes::NONE;
+        };
+        let Some(member_id) = member_id else {
+            return if member_epoch < 0 {
+                codes::NONE
+            } else {
+                codes::UNKNOWN_MEMBER_ID
+            };
+        };
+        match consumer.members.get(member_id) {
+            None => codes::UNKNOWN_MEMBER_ID,
+            Some(m) if m.member_epoch != member_epoch => codes::STALE_MEMBER_EPOCH,
+            Some(_) => codes::NONE,
+        }
     }
 
     /// The requested partitions' offsets (or all committed ones when `wanted` is `None`).

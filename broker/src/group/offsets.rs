@@ -21,6 +21,7 @@ use kafka_protocol::messages::{
 
 use super::classic_group::{Group, GroupState};
 use super::codes;
+use super::consumer_group::ConsumerGroup;
 use super::coordinator::{Effects, GroupCoordinator, RequestContext};
 use super::records::{GroupRecord, OffsetCommitKey, OffsetCommitValue};
 use super::sync::validate_member;
@@ -131,6 +132,9 @@ impl GroupCoordinator {
             .groups
             .get_mut(group_id)
             .ok_or(codes::COORDINATOR_NOT_AVAILABLE)?;
+        if let Some(consumer) = &group.consumer {
+            return validate_consumer_commit(consumer, version, member_id, generation);
+        }
         if generation < 0 && group.state == GroupState::Empty {
             return Ok(());
         }
@@ -188,6 +192,7 @@ impl GroupCoordinator {
             let unused = group.state == GroupState::Empty
                 && !group.has_offsets()
                 && group.members.is_empty()
+                && !group.has_consumer_members()
                 && group.pending_members.is_empty();
             if unused {
                 fx.records.push(GroupRecord::GroupMetadata {
@@ -197,6 +202,33 @@ impl GroupCoordinator {
                 self.remove_group(&id);
             }
         }
+    }
+}
+
+/// Kafka's commit validation for KIP-848 consumer groups: the generation field carries the
+/// member epoch, which must match exactly (STALE_MEMBER_EPOCH otherwise). Commits without an
+/// epoch (admin tools, manual assignment) only while the group is empty.
+fn validate_consumer_commit(
+    group: &ConsumerGroup,
+    version: i16,
+    member_id: &str,
+    member_epoch: i32,
+) -> Result<(), i16> {
+    if member_epoch < 0 && group.members.is_empty() {
+        return Ok(());
+    }
+    let member = group
+        .members
+        .get(member_id)
+        .ok_or(codes::UNKNOWN_MEMBER_ID)?;
+    if version < 9 {
+        // Consumer-protocol members must commit with v9+ (member epochs).
+        return Err(codes::UNSUPPORTED_VERSION);
+    }
+    if member_epoch == member.member_epoch {
+        Ok(())
+    } else {
+        Err(codes::STALE_MEMBER_EPOCH)
     }
 }
 
@@ -247,6 +279,15 @@ fn remove_offset(group: &mut Group, topic: &str, partition: i32, fx: &mut Effect
 fn expired_offsets(group: &Group, now: i64, retention: i64) -> Vec<(String, i32)> {
     // (base timestamp rule, topics exempt from expiry)
     let (state_base, exempt): (Option<i64>, BTreeSet<String>) = match group.state {
+        // A consumer group's offsets count from their commit, minus the subscribed topics.
+        _ if group.consumer.is_some() => (
+            None,
+            group
+                .consumer
+                .as_ref()
+                .map(ConsumerGroup::subscribed_topics)
+                .unwrap_or_default(),
+        ),
         _ if group.protocol_type.is_none() => (None, BTreeSet::new()),
         GroupState::Empty => (Some(group.current_state_timestamp), BTreeSet::new()),
         GroupState::Stable => match group.subscribed_topics() {
@@ -282,6 +323,11 @@ fn delete_offsets(
     fx: &mut Effects,
 ) -> OffsetDeleteResponse {
     let subscribed = match group.state {
+        _ if group.has_consumer_members() => group
+            .consumer
+            .as_ref()
+            .map(ConsumerGroup::subscribed_topics)
+            .unwrap_or_default(),
         GroupState::Empty => BTreeSet::new(),
         GroupState::Dead => {
             return OffsetDeleteResponse::default().with_error_code(codes::GROUP_ID_NOT_FOUND)

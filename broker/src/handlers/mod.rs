@@ -7,6 +7,8 @@
 //! refuses anything outside it before a handler sees it.
 
 pub mod api_versions;
+pub mod consumer_group_describe;
+pub mod consumer_group_heartbeat;
 pub mod create_partitions;
 pub mod create_topics;
 pub mod delete_groups;
@@ -77,6 +79,14 @@ pub async fn dispatch(
         RequestKind::DescribeGroups(r) => describe_groups::handle(broker, header, r).into(),
         RequestKind::DeleteGroups(r) => delete_groups::handle(broker, header, r).await.into(),
         RequestKind::OffsetDelete(r) => offset_delete::handle(broker, header, r).await.into(),
+        RequestKind::ConsumerGroupHeartbeat(r) => {
+            consumer_group_heartbeat::handle(broker, header, r)
+                .await
+                .into()
+        }
+        RequestKind::ConsumerGroupDescribe(r) => {
+            consumer_group_describe::handle(broker, header, r).into()
+        }
         other => {
             // The connection layer only decodes keys in `api_versions::SUPPORTED`, so this is a
             // programming error, not bad input; answer nothing and let the connection log it.
