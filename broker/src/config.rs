@@ -60,11 +60,6 @@ const IGNORED_KEYS: &[&str] = &[
     "transaction.state.log.min.isr",
     "share.coordinator.state.topic.replication.factor",
     "share.coordinator.state.topic.min.isr",
-    "log.retention.hours",
-    "log.retention.minutes",
-    "log.retention.ms",
-    "log.retention.bytes",
-    "log.retention.check.interval.ms",
     "log.cleaner.enable",
     "num.recovery.threads.per.data.dir",
     "group.initial.rebalance.delay.ms",
@@ -126,6 +121,16 @@ pub struct BrokerConfig {
     pub log_flush_interval_ms: i64,
     /// `log.flush.scheduler.interval.ms`: how often the time-based flush check runs.
     pub log_flush_scheduler_interval_ms: i64,
+    /// `log.retention.ms` / `.minutes` / `.hours` (default 168 h; -1 = keep forever).
+    pub log_retention_ms: i64,
+    /// `log.retention.bytes` (default -1: no size limit).
+    pub log_retention_bytes: i64,
+    /// `log.retention.check.interval.ms` (default 300000): how often retention runs.
+    pub log_retention_check_interval_ms: i64,
+    /// `log.segment.delete.delay.ms` (default 60000): how long `.deleted` files stay.
+    pub log_segment_delete_delay_ms: i64,
+    /// `log.cleanup.policy` (default `delete`), as (compact, delete).
+    pub log_cleanup_policy: (bool, bool),
     /// Every key given in the properties file or an `--override`, with its value as given
     /// (the last one wins), ignored Kafka keys included. DescribeConfigs needs it to tell a
     /// STATIC_BROKER_CONFIG from a default, and to report keys such as `log.retention.ms` that
@@ -158,6 +163,11 @@ impl Default for BrokerConfig {
             log_flush_interval_messages: i64::MAX as u64,
             log_flush_interval_ms: i64::MAX,
             log_flush_scheduler_interval_ms: i64::MAX,
+            log_retention_ms: 168 * HOUR_MS,
+            log_retention_bytes: -1,
+            log_retention_check_interval_ms: 300_000,
+            log_segment_delete_delay_ms: 60_000,
+            log_cleanup_policy: (false, true),
             explicit: BTreeMap::new(),
         }
     }
@@ -257,6 +267,25 @@ impl BrokerConfig {
             "log.flush.scheduler.interval.ms" => {
                 self.log_flush_scheduler_interval_ms = number(key, value, 1, i64::MAX)?;
             }
+            "log.retention.ms" => self.log_retention_ms = retention(key, value, 1)?,
+            "log.retention.minutes" if !all.contains_key("log.retention.ms") => {
+                self.log_retention_ms = retention(key, value, 60_000)?;
+            }
+            "log.retention.hours"
+                if !all.contains_key("log.retention.ms")
+                    && !all.contains_key("log.retention.minutes") =>
+            {
+                self.log_retention_ms = retention(key, value, HOUR_MS)?;
+            }
+            "log.retention.minutes" | "log.retention.hours" => {}
+            "log.retention.bytes" => self.log_retention_bytes = number(key, value, -1, i64::MAX)?,
+            "log.retention.check.interval.ms" => {
+                self.log_retention_check_interval_ms = number(key, value, 1, i64::MAX)?;
+            }
+            "log.segment.delete.delay.ms" => {
+                self.log_segment_delete_delay_ms = number(key, value, 0, i64::MAX)?;
+            }
+            "log.cleanup.policy" => self.log_cleanup_policy = cleanup_policy(key, value)?,
             _ if IGNORED_KEYS.contains(&key) => {
                 tracing::warn!(
                     key,
@@ -281,7 +310,11 @@ impl BrokerConfig {
             timestamp_type: self.log_message_timestamp_type,
             flush_messages: self.log_flush_interval_messages,
             flush_ms: self.log_flush_interval_ms,
-            compact: false,
+            compact: self.log_cleanup_policy.0,
+            delete: self.log_cleanup_policy.1,
+            retention_ms: self.log_retention_ms,
+            retention_bytes: self.log_retention_bytes,
+            file_delete_delay_ms: self.log_segment_delete_delay_ms,
         }
     }
 
@@ -304,6 +337,25 @@ fn invalid(key: &str, value: &str, reason: impl Into<String>) -> ConfigError {
 }
 
 /// Parses an integer and checks it lies in `min..=max`.
+/// A retention period given in `unit_ms` units; any negative value means "keep forever" (-1).
+fn retention(key: &str, value: &str, unit_ms: i64) -> Result<i64, ConfigError> {
+    let n: i64 = number(key, value, i64::MIN, i64::MAX)?;
+    Ok(if n < 0 { -1 } else { n.saturating_mul(unit_ms) })
+}
+
+/// `delete`, `compact` or both, comma separated, as (compact, delete).
+fn cleanup_policy(key: &str, value: &str) -> Result<(bool, bool), ConfigError> {
+    let mut policy = (false, false);
+    for p in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        match p {
+            "compact" => policy.0 = true,
+            "delete" => policy.1 = true,
+            _ => return Err(invalid(key, value, "must list delete and/or compact")),
+        }
+    }
+    Ok(policy)
+}
+
 fn number<T>(key: &str, value: &str, min: T, max: T) -> Result<T, ConfigError>
 where
     T: FromStr + PartialOrd + std::fmt::Display + Copy,

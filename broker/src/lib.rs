@@ -20,6 +20,7 @@
 //!   to `__consumer_offsets`: offsets live in memory).
 //! - [`group_coordinator_service`]: runs `group` for the connections (locking, parked
 //!   requests, timers).
+//! - [`log_retention_task`]: the periodic retention pass (`log.retention.check.interval.ms`).
 //! - [`producer_id_manager`]: hands out producer ids that stay unique across restarts.
 //! - [`storage`]: partitions on disk (`Log`, `LogSegment`, `OffsetIndex`, `TimeIndex`,
 //!   recovery, producer state, `LogManager`); it knows nothing of sockets or protocol messages.
@@ -31,6 +32,7 @@ pub mod connection;
 pub mod group;
 pub mod group_coordinator_service;
 pub mod handlers;
+pub mod log_retention_task;
 pub mod producer_id_manager;
 pub mod server;
 pub mod shutdown;

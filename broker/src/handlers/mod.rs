@@ -10,6 +10,7 @@ pub mod api_versions;
 pub mod create_partitions;
 pub mod create_topics;
 pub mod delete_groups;
+pub mod delete_records;
 pub mod delete_topics;
 pub mod describe_cluster;
 pub mod describe_configs;
@@ -72,6 +73,7 @@ pub async fn dispatch(
         RequestKind::DescribeGroups(r) => describe_groups::handle(broker, header, r).into(),
         RequestKind::DeleteGroups(r) => delete_groups::handle(broker, header, r).await.into(),
         RequestKind::OffsetDelete(r) => offset_delete::handle(broker, header, r).await.into(),
+        RequestKind::DeleteRecords(r) => delete_records::handle(broker, header, r).await.into(),
         other => {
             // The connection layer only decodes keys in `api_versions::SUPPORTED`, so this is a
             // programming error, not bad input; answer nothing and let the connection log it.

@@ -18,9 +18,10 @@ use std::sync::{Arc, Mutex, RwLock};
 use uuid::Uuid;
 
 use super::dir_files::{
-    random_kafka_uuid, read_checkpoint, read_partition_metadata, read_properties,
-    render_properties, write_atomic, write_checkpoint, write_partition_metadata,
-    CLEAN_SHUTDOWN_FILE, TOPIC_CONFIGS_DIR,
+    random_kafka_uuid, read_checkpoint, read_checkpoint_file, read_partition_metadata,
+    read_properties, render_properties, write_atomic, write_checkpoint, write_checkpoint_file,
+    write_partition_metadata, CLEAN_SHUTDOWN_FILE, LOG_START_OFFSET_CHECKPOINT_FILE,
+    TOPIC_CONFIGS_DIR,
 };
 use super::error::StorageError;
 use super::layout;
@@ -167,6 +168,7 @@ impl LogManager {
         for dir in manager.config.log_dirs.clone() {
             let clean = dir.join(CLEAN_SHUTDOWN_FILE).exists();
             let checkpoint = read_checkpoint(&dir);
+            let start_offsets = read_checkpoint_file(&dir, LOG_START_OFFSET_CHECKPOINT_FILE);
             for (name, partition, path) in layout::partition_dirs(&dir)? {
                 let topic_id = read_partition_metadata(&path)?;
                 let overrides = manager.read_topic_configs(&name)?;
@@ -184,6 +186,12 @@ impl LogManager {
                     partition,
                 };
                 let log = Log::open(&path, tp, topic_id, log_config, clean, rp)?;
+                if let Some((_, _, start)) = start_offsets
+                    .iter()
+                    .find(|(t, p, _)| *t == name && *p == partition)
+                {
+                    log.restore_log_start_offset(*start)?;
+                }
                 found
                     .entry(name.clone())
                     .or_insert_with(|| (topic_id, BTreeMap::new()))
@@ -496,16 +504,17 @@ impl LogManager {
         map
     }
 
-    fn write_checkpoints(&self) -> Result<(), StorageError> {
+    /// Rewrites the recovery-point and log-start-offset checkpoints of every log dir.
+    pub(super) fn write_checkpoints(&self) -> Result<(), StorageError> {
         for (dir, logs) in self.logs_by_dir() {
-            let entries: Vec<_> = logs
-                .iter()
-                .map(|l| {
-                    let tp = l.topic_partition();
-                    (tp.topic.to_string(), tp.partition, l.recovery_point())
-                })
-                .collect();
+            let entry = |l: &Arc<Log>, offset: i64| {
+                let tp = l.topic_partition();
+                (tp.topic.to_string(), tp.partition, offset)
+            };
+            let entries: Vec<_> = logs.iter().map(|l| entry(l, l.recovery_point())).collect();
             write_checkpoint(&dir, &entries)?;
+            let starts: Vec<_> = logs.iter().map(|l| entry(l, l.log_start_offset())).collect();
+            write_checkpoint_file(&dir, LOG_START_OFFSET_CHECKPOINT_FILE, &starts)?;
         }
         Ok(())
     }
