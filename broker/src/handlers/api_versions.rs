@@ -111,6 +111,7 @@ mod tests {
             ApiKey::DescribeGroups => DescribeGroupsRequest::VERSIONS,
             ApiKey::DeleteGroups => DeleteGroupsRequest::VERSIONS,
             ApiKey::OffsetDelete => OffsetDeleteRequest::VERSIONS,
+            ApiKey::DeleteRecords => DeleteRecordsRequest::VERSIONS,
             other => panic!("{other:?} is advertised but has no entry in this test"),
         };
         (range.min, range.max)
@@ -127,7 +128,7 @@ mod tests {
 
     #[test]
     fn table_has_each_key_once_with_the_agreed_ranges() {
-        assert_eq!(SUPPORTED.len(), 23);
+        assert_eq!(SUPPORTED.len(), 24);
         for (i, (key, _, _)) in SUPPORTED.iter().enumerate() {
             assert!(
                 SUPPORTED[i + 1..].iter().all(|(k, _, _)| k != key),

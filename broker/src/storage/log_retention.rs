@@ -141,6 +141,9 @@ impl Log {
             doomed.push(seg.clone());
         }
         if doomed.is_empty() {
+            if self.snapshot().log_start_offset != inner.log_start_offset {
+                self.publish(inner)?;
+            }
             return Ok(doomed);
         }
         if doomed.len() == inner.segments.len() {
@@ -182,3 +185,8 @@ impl Log {
         renamed
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+#[path = "log_retention_tests.rs"]
+mod tests;

@@ -72,3 +72,57 @@ pub fn schedule_removal(pending: PendingDeletion) {
         }
     });
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::storage::dir_files::{read_checkpoint_file, LOG_START_OFFSET_CHECKPOINT_FILE};
+    use crate::storage::test_util::{simple, small_config};
+    use crate::storage::LogManagerConfig;
+
+    fn open(dir: &std::path::Path) -> LogManager {
+        LogManager::open(LogManagerConfig {
+            log_dirs: vec![dir.to_path_buf()],
+            node_id: 1,
+            default_log_config: small_config(),
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn log_start_offset_survives_restart_in_kafkas_checkpoint() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = open(dir.path());
+        let topic = m.create_topic("t", 2, BTreeMap::new()).unwrap();
+        let log = topic.partition(1).unwrap();
+        for _ in 0..20 {
+            log.append(simple(3, 1_000), 0).unwrap();
+        }
+        // 7 lies inside the first segment, so only the checkpoint can remember it.
+        log.delete_records(7).unwrap();
+        m.checkpoint_log_start_offsets();
+        let entries = read_checkpoint_file(dir.path(), LOG_START_OFFSET_CHECKPOINT_FILE);
+        assert!(entries.contains(&("t".to_string(), 1, 7)), "{entries:?}");
+        assert!(entries.contains(&("t".to_string(), 0, 0)), "{entries:?}");
+        // No clean shutdown: the reopened log recovers and still starts at 7.
+        drop((log, topic, m));
+        let m = open(dir.path());
+        let log = m.topic("t").unwrap().partition(1).unwrap();
+        assert_eq!((log.log_start_offset(), log.log_end_offset()), (7, 60));
+        // Retention moves it further and the pass writes the checkpoint itself.
+        let mut cfg = small_config();
+        cfg.retention_bytes = 0;
+        log.set_config(cfg);
+        let pending = m.delete_old_segments(2_000);
+        assert_eq!(pending.len(), 1);
+        assert_eq!(pending[0].delay_ms, small_config().file_delete_delay_ms);
+        m.shutdown().unwrap();
+        drop((log, m));
+        let m = open(dir.path());
+        let log = m.topic("t").unwrap().partition(1).unwrap();
+        assert_eq!((log.log_start_offset(), log.log_end_offset()), (60, 60));
+    }
+}
