@@ -56,8 +56,9 @@ pub struct LogManagerConfig {
 
 /// One topic: its id, its partitions and its config overrides.
 ///
-/// Thread-safety: `Send + Sync`; the partition list is behind a std `RwLock` held only to copy
-/// or extend it.
+/// Thread-safety: `Send + Sync`; the partition list and the overrides are each behind a std
+/// `RwLock` held only to copy, extend or replace them. Overrides change only under the
+/// `LogManager`'s admin mutex, which then pushes the new `LogConfig` to every partition.
 #[derive(Debug)]
 pub struct Topic {
     /// The topic's name.
@@ -66,8 +67,8 @@ pub struct Topic {
     id: Uuid,
     /// Partitions, index = partition number.
     partitions: RwLock<Vec<Arc<Log>>>,
-    /// Config overrides given at creation.
-    configs: BTreeMap<String, String>,
+    /// Config overrides: given at creation, changed by AlterConfigs.
+    configs: RwLock<BTreeMap<String, String>>,
 }
 
 impl Topic {
@@ -95,9 +96,13 @@ impl Topic {
             .get(i)
             .cloned()
     }
-    /// Topic-level config overrides, as given at creation (Kafka key names).
+    /// Topic-level config overrides as they are now (Kafka key names): read it at each use,
+    /// AlterConfigs may change it at any time.
     pub fn config_overrides(&self) -> BTreeMap<String, String> {
-        self.configs.clone()
+        self.configs
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 }
 
@@ -242,7 +247,7 @@ impl LogManager {
             name: name.into(),
             id,
             partitions: RwLock::new(partitions),
-            configs,
+            configs: RwLock::new(configs),
         }))
     }
 
@@ -417,7 +422,7 @@ impl LogManager {
             name: name.into(),
             id,
             partitions: RwLock::new(logs),
-            configs,
+            configs: RwLock::new(configs),
         });
         self.topics
             .write()
@@ -476,7 +481,7 @@ impl LogManager {
             )));
         }
         for p in current..total {
-            let log = self.create_log(name, topic.id, p, &topic.configs, &[])?;
+            let log = self.create_log(name, topic.id, p, &topic.config_overrides(), &[])?;
             topic
                 .partitions
                 .write()
@@ -564,3 +569,8 @@ impl LogManager {
 #[allow(clippy::unwrap_used)]
 #[path = "log_manager_tests.rs"]
 mod tests;
+
+// A child module so that config changes reach `Topic`'s overrides without widening them.
+#[path = "topic_config_change.rs"]
+mod topic_config_change;
+pub use topic_config_change::{apply_incremental, AlterConfigOp};
