@@ -22,8 +22,7 @@ pub async fn run(broker: Arc<Broker>, mut shutdown: Shutdown) {
         }
         let log_manager = Arc::clone(&broker.log_manager);
         // Renames and checkpoint writes block: keep them off the async threads.
-        match tokio::task::spawn_blocking(move || log_manager.delete_old_segments(now_ms())).await
-        {
+        match tokio::task::spawn_blocking(move || log_manager.delete_old_segments(now_ms())).await {
             Ok(pending) => pending.into_iter().for_each(schedule_removal),
             Err(error) => tracing::error!(%error, "retention pass failed"),
         }

@@ -37,6 +37,8 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::DeleteGroups, 0, 2),
     (ApiKey::OffsetDelete, 0, 0),
     (ApiKey::DeleteRecords, 0, 2),
+    (ApiKey::AlterConfigs, 0, 2),
+    (ApiKey::IncrementalAlterConfigs, 0, 1),
 ];
 
 /// The `(min, max)` versions advertised for `key`, if the broker serves it.
@@ -112,6 +114,8 @@ mod tests {
             ApiKey::DeleteGroups => DeleteGroupsRequest::VERSIONS,
             ApiKey::OffsetDelete => OffsetDeleteRequest::VERSIONS,
             ApiKey::DeleteRecords => DeleteRecordsRequest::VERSIONS,
+            ApiKey::AlterConfigs => AlterConfigsRequest::VERSIONS,
+            ApiKey::IncrementalAlterConfigs => IncrementalAlterConfigsRequest::VERSIONS,
             other => panic!("{other:?} is advertised but has no entry in this test"),
         };
         (range.min, range.max)
@@ -128,7 +132,7 @@ mod tests {
 
     #[test]
     fn table_has_each_key_once_with_the_agreed_ranges() {
-        assert_eq!(SUPPORTED.len(), 24);
+        assert_eq!(SUPPORTED.len(), 26);
         for (i, (key, _, _)) in SUPPORTED.iter().enumerate() {
             assert!(
                 SUPPORTED[i + 1..].iter().all(|(k, _, _)| k != key),

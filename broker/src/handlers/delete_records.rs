@@ -53,7 +53,8 @@ fn delete_all(
                         .with_low_watermark(-1);
                     let Some(log) = topic.as_ref().and_then(|t| t.partition(p.partition_index))
                     else {
-                        return result.with_error_code(ResponseError::UnknownTopicOrPartition.code());
+                        return result
+                            .with_error_code(ResponseError::UnknownTopicOrPartition.code());
                     };
                     match log.delete_records(p.offset) {
                         Ok((low_watermark, files)) => {

@@ -6,6 +6,7 @@
 //! [`api_versions::SUPPORTED`] lists what the broker decodes and advertises; the connection layer
 //! refuses anything outside it before a handler sees it.
 
+pub mod alter_configs;
 pub mod api_versions;
 pub mod create_partitions;
 pub mod create_topics;
@@ -18,6 +19,7 @@ pub mod describe_groups;
 pub mod fetch;
 pub mod find_coordinator;
 pub mod heartbeat;
+pub mod incremental_alter_configs;
 pub mod init_producer_id;
 pub mod join_group;
 pub mod leave_group;
@@ -74,6 +76,12 @@ pub async fn dispatch(
         RequestKind::DeleteGroups(r) => delete_groups::handle(broker, header, r).await.into(),
         RequestKind::OffsetDelete(r) => offset_delete::handle(broker, header, r).await.into(),
         RequestKind::DeleteRecords(r) => delete_records::handle(broker, header, r).await.into(),
+        RequestKind::AlterConfigs(r) => alter_configs::handle(broker, header, r).await.into(),
+        RequestKind::IncrementalAlterConfigs(r) => {
+            incremental_alter_configs::handle(broker, header, r)
+                .await
+                .into()
+        }
         other => {
             // The connection layer only decodes keys in `api_versions::SUPPORTED`, so this is a
             // programming error, not bad input; answer nothing and let the connection log it.

@@ -236,7 +236,10 @@ impl Log {
 
     /// The partition's current settings.
     pub fn config(&self) -> Arc<LogConfig> {
-        self.config.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.config
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Replaces the partition's settings (a live topic or broker config change); operations

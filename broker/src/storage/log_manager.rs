@@ -518,7 +518,10 @@ impl LogManager {
             };
             let entries: Vec<_> = logs.iter().map(|l| entry(l, l.recovery_point())).collect();
             write_checkpoint(&dir, &entries)?;
-            let starts: Vec<_> = logs.iter().map(|l| entry(l, l.log_start_offset())).collect();
+            let starts: Vec<_> = logs
+                .iter()
+                .map(|l| entry(l, l.log_start_offset()))
+                .collect();
             write_checkpoint_file(&dir, LOG_START_OFFSET_CHECKPOINT_FILE, &starts)?;
         }
         Ok(())

@@ -88,12 +88,7 @@ impl Log {
         if !config.delete {
             return Ok(self.rename_deleted(&self.remove_below_start()?));
         }
-        let total: u64 = self
-            .lock_inner()
-            .segments
-            .values()
-            .map(|s| s.size())
-            .sum();
+        let total: u64 = self.lock_inner().segments.values().map(|s| s.size()).sum();
         // Bytes still to shed for retention.bytes; decremented as segments are chosen.
         let mut excess = u64::try_from(config.retention_bytes)
             .map_or(0, |limit| total.saturating_sub(limit) as i128);

@@ -55,7 +55,10 @@ fn retention_by_time_deletes_old_closed_segments_only() {
     // Every remaining segment holds a recent record; every deleted one only old records.
     let start = log.log_start_offset();
     assert_eq!(start, after[0]);
-    assert!(start <= 60, "offsets 60.. are recent and must stay: {start}");
+    assert!(
+        start <= 60,
+        "offsets 60.. are recent and must stay: {start}"
+    );
     assert!(matches!(
         log.read(0, 1 << 20, true),
         Err(ReadError::OffsetOutOfRange { .. })
@@ -94,7 +97,10 @@ fn retention_by_bytes_keeps_the_partition_under_the_limit() {
     log.set_config(cfg);
     log.delete_old_segments(2_000).unwrap();
     let after = segment_bases(&log);
-    assert!(after.len() < before.len(), "{total} bytes, {before:?} -> {after:?}");
+    assert!(
+        after.len() < before.len(),
+        "{total} bytes, {before:?} -> {after:?}"
+    );
     // Kafka deletes a segment only if the partition stays at or above the limit without it.
     let first_size = log.lock_inner().segments.values().next().unwrap().size();
     assert!(size(&log) >= 2_500, "{}", size(&log));
@@ -120,7 +126,10 @@ fn deleted_files_are_renamed_then_removed_and_recovery_clears_leftovers() {
     assert!(!renamed.is_empty());
     assert!(renamed.iter().all(|p| p.exists()));
     let deleted = files_with_suffix(dir.path(), ".deleted");
-    assert!(deleted.iter().any(|n| n.ends_with(".log.deleted")), "{deleted:?}");
+    assert!(
+        deleted.iter().any(|n| n.ends_with(".log.deleted")),
+        "{deleted:?}"
+    );
     // A reader holding an older view still reads the renamed segment through its descriptor.
     let first = reader_view.segments.values().next().unwrap();
     assert!(first.read(0, 61).unwrap().len() == 61);

@@ -56,7 +56,9 @@ pub fn remove_files(files: &[PathBuf]) {
         match std::fs::remove_file(f) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => tracing::warn!(file = %f.display(), error = %e, "removing a deleted file failed"),
+            Err(e) => {
+                tracing::warn!(file = %f.display(), error = %e, "removing a deleted file failed")
+            }
         }
     }
 }

@@ -116,6 +116,27 @@ fn apply(c: &mut LogConfig, key: &str, value: &str) -> Result<bool, TopicError> 
     Ok(true)
 }
 
+/// Topic config names that change a partition's [`LogConfig`] (see `apply`).
+const APPLIED: &[&str] = &[
+    "segment.bytes",
+    "segment.ms",
+    "max.message.bytes",
+    "message.timestamp.type",
+    "cleanup.policy",
+    "retention.ms",
+    "retention.bytes",
+    "file.delete.delay.ms",
+    "flush.messages",
+    "flush.ms",
+    "index.interval.bytes",
+    "segment.index.bytes",
+];
+
+/// True when `key` is a topic config name this broker accepts.
+pub fn is_topic_config(key: &str) -> bool {
+    APPLIED.contains(&key) || KEPT.iter().any(|(k, _)| *k == key)
+}
+
 /// The partition config of a topic: `defaults` with `overrides` applied. Unknown names and bad
 /// values are refused, naming them.
 pub fn log_config_for(

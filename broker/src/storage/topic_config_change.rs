@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 
 use super::super::dir_files::{render_properties, write_atomic, TOPIC_CONFIGS_DIR};
-use super::super::topic_config::log_config_for;
+use super::super::topic_config::{is_topic_config, log_config_for};
 use super::{io, LogManager, TopicError};
 
 /// One IncrementalAlterConfigs operation (Kafka's `AlterConfigOp.OpType` codes 0-3).
@@ -51,6 +51,11 @@ pub fn apply_incremental(
     let mut next = current.clone();
     for (key, op, value) in ops {
         let value = value.as_deref().unwrap_or("");
+        if !is_topic_config(key) {
+            return Err(TopicError::InvalidConfig(format!(
+                "unknown topic config '{key}'"
+            )));
+        }
         match op {
             AlterConfigOp::Set => {
                 next.insert(key.clone(), value.to_string());
@@ -205,9 +210,11 @@ mod tests {
         assert_eq!(next["cleanup.policy"], "compact");
         let next = apply_incremental(&next, &[op("cleanup.policy", Subtract, "compact")]).unwrap();
         assert_eq!(next["cleanup.policy"], "");
-        match apply_incremental(&next, &[op("retention.ms", Append, "5")]) {
-            Err(TopicError::InvalidConfig(m)) => assert!(m.contains("retention.ms"), "{m}"),
-            other => panic!("{other:?}"),
+        for (key, o) in [("retention.ms", Append), ("no.such", Delete)] {
+            match apply_incremental(&next, &[op(key, o, "5")]) {
+                Err(TopicError::InvalidConfig(m)) => assert!(m.contains(key), "{m}"),
+                other => panic!("{other:?}"),
+            }
         }
         assert_eq!(AlterConfigOp::from_code(3), Some(Subtract));
         assert_eq!(AlterConfigOp::from_code(4), None);
