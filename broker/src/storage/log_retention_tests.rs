@@ -63,7 +63,7 @@ fn retention_by_time_deletes_old_closed_segments_only() {
         log.read(0, 1 << 20, true),
         Err(ReadError::OffsetOutOfRange { .. })
     ));
-    assert!(log.read(start, 1 << 20, true).unwrap().records.len() > 0);
+    assert!(!log.read(start, 1 << 20, true).unwrap().records.is_empty());
     // A second pass at the same time deletes nothing more.
     assert!(log.delete_old_segments(100_100).unwrap().is_empty());
 }
@@ -172,7 +172,7 @@ fn delete_records_moves_the_start_and_checks_bounds() {
         })
     ));
     // The batch holding offset 4 (3..5) is still returned whole, as Kafka does.
-    assert!(log.read(4, 1 << 20, true).unwrap().records.len() > 0);
+    assert!(!log.read(4, 1 << 20, true).unwrap().records.is_empty());
     assert_eq!(log.delete_records(HIGH_WATERMARK_OFFSET).unwrap().0, 30);
     assert_eq!(log.append(simple(1, 5), 0).unwrap().log_start_offset, 30);
     let mut cfg = small_config();
