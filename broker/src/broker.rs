@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use crate::config::{BrokerConfig, HostPort};
+use crate::dynamic_broker_config::DynamicBrokerConfig;
 use crate::group::GroupConfig;
 use crate::group_coordinator_service::GroupCoordinatorService;
 use crate::producer_id_manager::ProducerIdManager;
@@ -27,6 +28,8 @@ pub struct Broker {
     pub data_appended: tokio::sync::watch::Sender<u64>,
     /// The classic consumer-group coordinator (groups and offsets, in memory for now).
     pub groups: GroupCoordinatorService,
+    /// Dynamic broker configs (AlterConfigs on a broker resource); `config` stays the static one.
+    pub dynamic_config: Arc<DynamicBrokerConfig>,
 }
 
 impl Broker {
@@ -38,7 +41,14 @@ impl Broker {
         producer_ids: ProducerIdManager,
         groups: GroupConfig,
     ) -> Broker {
+        let dynamic_config = DynamicBrokerConfig::load(&config);
+        if !dynamic_config.layers().cluster_default.is_empty()
+            || !dynamic_config.layers().this_broker.is_empty()
+        {
+            log_manager.set_default_log_config(dynamic_config.effective().log_config());
+        }
         Broker {
+            dynamic_config: Arc::new(dynamic_config),
             groups: GroupCoordinatorService::new(groups),
             config: Arc::new(config),
             log_manager: Arc::new(log_manager),

@@ -298,6 +298,22 @@ impl BrokerConfig {
         Ok(())
     }
 
+    /// This config with `pairs` (dynamic broker configs) applied on top; `explicit` then holds
+    /// the merged keys, so values derived from it see the dynamic ones too.
+    pub fn with_overrides(
+        &self,
+        pairs: &BTreeMap<String, String>,
+    ) -> Result<BrokerConfig, ConfigError> {
+        let mut c = self.clone();
+        let mut all = self.explicit.clone();
+        all.extend(pairs.iter().map(|(k, v)| (k.clone(), v.clone())));
+        for (key, value) in pairs {
+            c.apply(key, value, &all)?;
+        }
+        c.explicit = all;
+        Ok(c)
+    }
+
     /// Per-partition defaults derived from the broker settings.
     pub fn log_config(&self) -> LogConfig {
         LogConfig {

@@ -16,6 +16,8 @@
 //!   aborting the process.
 //! - [`handlers`]: the single dispatch point on `ApiKey`, and one file per Kafka API.
 //! - [`broker`]: `Broker`, the state shared by every connection (config, logs, producer ids).
+//! - [`dynamic_broker_config`]: broker keys AlterConfigs may change at runtime (partition
+//!   defaults), persisted and pushed to every log.
 //! - [`group`]: the classic consumer-group coordinator, a sans-IO state machine (not yet wired
 //!   to `__consumer_offsets`: offsets live in memory).
 //! - [`group_coordinator_service`]: runs `group` for the connections (locking, parked
@@ -29,6 +31,7 @@ pub mod alloc;
 pub mod broker;
 pub mod config;
 pub mod connection;
+pub mod dynamic_broker_config;
 pub mod group;
 pub mod group_coordinator_service;
 pub mod handlers;

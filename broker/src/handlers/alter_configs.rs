@@ -1,11 +1,11 @@
 //! AlterConfigs (key 33), versions 0-2: replaces a resource's whole set of overrides.
 //!
 //! Topic overrides are validated, persisted and applied to the topic's partitions at once (see
-//! `LogManager::alter_topic_configs`). Broker resources are refused the way Kafka refuses keys
-//! it cannot change dynamically ([`broker_refusal`]): this broker has no dynamic broker
-//! configs yet.
+//! `LogManager::alter_topic_configs`). Broker resources change the dynamic broker configs
+//! ([`alter_broker`], see `DynamicBrokerConfig`): only the partition defaults are dynamic.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::alter_configs_response::AlterConfigsResourceResponse;
@@ -29,17 +29,35 @@ pub(crate) fn topic_failure(e: &TopicError) -> Outcome {
     (topic_error_code(e), Some(e.to_string()))
 }
 
-/// The answer for a broker resource: Kafka refuses keys it cannot change dynamically with
-/// INVALID_REQUEST naming them; every key is such a key here.
-pub(crate) fn broker_refusal<'a>(keys: impl Iterator<Item = &'a str>) -> Outcome {
-    let keys: Vec<&str> = keys.collect();
-    (
-        ResponseError::InvalidRequest.code(),
-        Some(format!(
-            "Cannot update these configs dynamically: [{}] (this broker has no dynamic broker configs)",
-            keys.join(", ")
-        )),
-    )
+/// Changes the dynamic broker configs of the broker resource `name` (empty = cluster default)
+/// with `edit`, on the blocking pool (a small file write). Refusals are INVALID_REQUEST, as in
+/// Kafka.
+pub(crate) async fn alter_broker<F>(
+    broker: &Broker,
+    name: &str,
+    validate_only: bool,
+    edit: F,
+) -> Outcome
+where
+    F: FnOnce(&BTreeMap<String, String>) -> Result<BTreeMap<String, String>, String>
+        + Send
+        + 'static,
+{
+    let store = Arc::clone(&broker.dynamic_config);
+    let scope = match store.scope(name) {
+        Ok(s) => s,
+        Err(e) => return (ResponseError::InvalidRequest.code(), Some(e.to_string())),
+    };
+    let logs = Arc::clone(&broker.log_manager);
+    let job = move || store.alter(scope, &logs, validate_only, edit);
+    match tokio::task::spawn_blocking(job).await {
+        Ok(Ok(())) => (0, None),
+        Ok(Err(e)) => (ResponseError::InvalidRequest.code(), Some(e.to_string())),
+        Err(e) => (
+            ResponseError::UnknownServerError.code(),
+            Some(e.to_string()),
+        ),
+    }
 }
 
 /// The outcome for a resource type that cannot be altered.
@@ -77,7 +95,14 @@ pub async fn handle(
                     r.map_or_else(|e| topic_failure(&e), |()| (0, None))
                 })
             }
-            RESOURCE_BROKER => broker_refusal(resource.configs.iter().map(|c| c.name.as_str())),
+            RESOURCE_BROKER => {
+                let layer: BTreeMap<String, String> = resource
+                    .configs
+                    .iter()
+                    .filter_map(|c| Some((c.name.to_string(), c.value.as_ref()?.to_string())))
+                    .collect();
+                alter_broker(broker, &name, validate_only, move |_| Ok(layer)).await
+            }
             other => bad_resource_type(other),
         };
         responses.push(

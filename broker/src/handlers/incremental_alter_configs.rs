@@ -2,7 +2,7 @@
 //! keys of a resource's overrides (APPEND / SUBTRACT only on list configs such as
 //! `cleanup.policy`). Topic changes apply live; see `LogManager::incremental_alter_topic_configs`.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::incremental_alter_configs_request::AlterConfigsResource;
@@ -13,7 +13,7 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::StrBytes;
 
 use super::alter_configs::{
-    bad_resource_type, broker_refusal, topic_failure, Outcome, RESOURCE_BROKER, RESOURCE_TOPIC,
+    alter_broker, bad_resource_type, topic_failure, Outcome, RESOURCE_BROKER, RESOURCE_TOPIC,
 };
 use super::create_topics::run_blocking;
 use crate::broker::Broker;
@@ -56,10 +56,8 @@ async fn alter_one(
             Some("Error due to duplicate config keys".to_owned()),
         );
     }
-    match resource.resource_type {
-        RESOURCE_TOPIC => {}
-        RESOURCE_BROKER => return broker_refusal(resource.configs.iter().map(|c| c.name.as_str())),
-        other => return bad_resource_type(other),
+    if resource.resource_type != RESOURCE_TOPIC && resource.resource_type != RESOURCE_BROKER {
+        return bad_resource_type(resource.resource_type);
     }
     let mut ops = Vec::with_capacity(resource.configs.len());
     for c in &resource.configs {
@@ -79,6 +77,13 @@ async fn alter_one(
             c.value.as_ref().map(|v| v.to_string()),
         ));
     }
+    if resource.resource_type == RESOURCE_BROKER {
+        let name = resource.resource_name.to_string();
+        return alter_broker(broker, &name, validate_only, move |layer| {
+            broker_ops(layer, &ops)
+        })
+        .await;
+    }
     let topic = resource.resource_name.to_string();
     // Writing the overrides file blocks: run it on the blocking pool.
     run_blocking(broker, move |logs| {
@@ -88,4 +93,53 @@ async fn alter_one(
     .map_or((ResponseError::UnknownServerError.code(), None), |r| {
         r.map_or_else(|e| topic_failure(&e), |()| (0, None))
     })
+}
+
+/// Broker list configs this broker makes dynamic, with Kafka's static default.
+const BROKER_LIST_CONFIGS: &[(&str, &str)] = &[("log.cleanup.policy", "delete")];
+
+/// Applies incremental operations to a dynamic broker layer.
+fn broker_ops(
+    layer: &BTreeMap<String, String>,
+    ops: &[(String, AlterConfigOp, Option<String>)],
+) -> Result<BTreeMap<String, String>, String> {
+    let mut next = layer.clone();
+    for (key, op, value) in ops {
+        let value = value.as_deref().unwrap_or("");
+        let items = |s: &str| -> Vec<String> {
+            s.split(',')
+                .map(str::trim)
+                .filter(|i| !i.is_empty())
+                .map(str::to_owned)
+                .collect()
+        };
+        match op {
+            AlterConfigOp::Set => {
+                next.insert(key.clone(), value.to_owned());
+            }
+            AlterConfigOp::Delete => {
+                next.remove(key);
+            }
+            AlterConfigOp::Append | AlterConfigOp::Subtract => {
+                let Some((_, default)) = BROKER_LIST_CONFIGS.iter().find(|(k, _)| k == key) else {
+                    return Err(format!(
+                        "config '{key}' is not a list: {op:?} is not allowed"
+                    ));
+                };
+                let mut list = items(next.get(key).map_or(*default, String::as_str));
+                let given = items(value);
+                if *op == AlterConfigOp::Append {
+                    given.into_iter().for_each(|i| {
+                        if !list.contains(&i) {
+                            list.push(i);
+                        }
+                    });
+                } else {
+                    list.retain(|i| !given.contains(i));
+                }
+                next.insert(key.clone(), list.join(","));
+            }
+        }
+    }
+    Ok(next)
 }

@@ -146,8 +146,11 @@ pub struct LogManager {
     cluster_id: String,
     /// Topics by name.
     topics: RwLock<BTreeMap<String, Arc<Topic>>>,
-    /// Serialises create / delete / grow.
+    /// Serialises create / delete / grow / config changes.
     admin: Mutex<()>,
+    /// Partition defaults before topic overrides: `config.default_log_config` until a dynamic
+    /// broker config replaces them. A std lock: held only to clone or swap the `Arc`.
+    defaults: RwLock<Arc<LogConfig>>,
 }
 
 fn io<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> StorageError + 'a {
@@ -163,7 +166,9 @@ impl LogManager {
     /// (recovering those not cleanly shut down), then removes the clean-shutdown marker.
     pub fn open(config: LogManagerConfig) -> Result<LogManager, StorageError> {
         let cluster_id = layout::prepare_dirs(&config)?;
+        let defaults = RwLock::new(Arc::new(config.default_log_config.clone()));
         let mut manager = LogManager {
+            defaults,
             config,
             cluster_id,
             topics: RwLock::new(BTreeMap::new()),
@@ -296,7 +301,7 @@ impl LogManager {
         configs: &BTreeMap<String, String>,
         pending: &[Arc<Log>],
     ) -> Result<Arc<Log>, StorageError> {
-        let log_config = log_config_for(&self.config.default_log_config, configs).map_err(|e| {
+        let log_config = log_config_for(&self.default_log_config(), configs).map_err(|e| {
             StorageError::Corrupt {
                 path: PathBuf::from(name),
                 reason: e.to_string(),
@@ -394,7 +399,7 @@ impl LogManager {
                 "number of partitions must be between 1 and {MAX_PARTITIONS}, got {partitions}"
             )));
         }
-        log_config_for(&self.config.default_log_config, &configs)?;
+        log_config_for(&self.default_log_config(), &configs)?;
         let _admin = self.admin_lock();
         if self.topic(name).is_some() {
             return Err(TopicError::AlreadyExists(name.to_string()));

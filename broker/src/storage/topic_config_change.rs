@@ -7,8 +7,10 @@
 //! readers of [`Topic::config_overrides`] see either the old or the new set, never a mix.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use super::super::dir_files::{render_properties, write_atomic, TOPIC_CONFIGS_DIR};
+use super::super::log::LogConfig;
 use super::super::topic_config::{is_topic_config, log_config_for};
 use super::{io, LogManager, TopicError};
 
@@ -110,7 +112,7 @@ impl LogManager {
         let topic = self
             .topic(name)
             .ok_or_else(|| TopicError::UnknownTopic(name.to_string()))?;
-        let log_config = log_config_for(&self.config.default_log_config, &overrides)?;
+        let log_config = log_config_for(&self.default_log_config(), &overrides)?;
         if validate_only {
             return Ok(());
         }
@@ -136,6 +138,33 @@ impl LogManager {
             .config_overrides();
         let next = apply_incremental(&current, ops)?;
         self.alter_topic_configs(name, next, validate_only)
+    }
+
+    /// The partition defaults topics inherit now (static broker config plus dynamic changes).
+    pub fn default_log_config(&self) -> Arc<LogConfig> {
+        self.defaults
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Replaces the partition defaults (a dynamic broker config change) and gives every
+    /// partition its recomputed config at once. A topic whose overrides no longer validate
+    /// against the new defaults keeps its old config (logged).
+    pub fn set_default_log_config(&self, defaults: LogConfig) {
+        let _admin = self.admin_lock();
+        *self.defaults.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(defaults.clone());
+        for topic in self.topics() {
+            match log_config_for(&defaults, &topic.config_overrides()) {
+                Ok(c) => topic
+                    .partitions()
+                    .iter()
+                    .for_each(|l| l.set_config(c.clone())),
+                Err(e) => {
+                    tracing::warn!(topic = topic.name(), error = %e, "topic keeps its config")
+                }
+            }
+        }
     }
 
     /// Writes the overrides file (removing it when empty) in the first log dir, and removes any
