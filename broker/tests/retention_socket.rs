@@ -151,6 +151,8 @@ async fn live_retention_change_deletes_old_segments() {
     config.log_dirs = vec![dir.path().to_path_buf()];
     config.log_retention_check_interval_ms = 50;
     config.log_segment_delete_delay_ms = 0;
+    // Nothing expires until the topic override below (the old batches are from 1970).
+    config.log_retention_ms = -1;
     let server = Server::bind(config).await.unwrap();
     let addr = server.local_addr();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

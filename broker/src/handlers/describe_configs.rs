@@ -80,6 +80,18 @@ fn retention_ms(c: &BrokerConfig) -> String {
         .unwrap_or_else(|| "604800000".to_owned())
 }
 
+/// `log.cleanup.policy` as Kafka lists it.
+fn cleanup_policy_text((compact, delete): (bool, bool)) -> String {
+    let mut parts = Vec::new();
+    if delete {
+        parts.push("delete");
+    }
+    if compact {
+        parts.push("compact");
+    }
+    parts.join(",")
+}
+
 fn timestamp_name(t: TimestampType) -> String {
     match t {
         TimestampType::CreateTime => "CreateTime".to_owned(),
@@ -541,6 +553,14 @@ const BROKER_ENTRIES: &[BrokerEntry] = &[
         doc: "the address the broker listens on",
     },
     BrokerEntry {
+        name: "log.cleanup.policy",
+        set_by: &["log.cleanup.policy"],
+        default: Some("delete"),
+        ty: LIST,
+        value: |c| Some(cleanup_policy_text(c.log_cleanup_policy)),
+        doc: "the default cleanup.policy of topics",
+    },
+    BrokerEntry {
         name: "log.dirs",
         set_by: &["log.dirs", "log.dir"],
         default: None,
@@ -605,6 +625,34 @@ const BROKER_ENTRIES: &[BrokerEntry] = &[
         doc: "CreateTime or LogAppendTime",
     },
     BrokerEntry {
+        name: "log.retention.bytes",
+        set_by: &["log.retention.bytes"],
+        default: Some("-1"),
+        ty: LONG,
+        value: |c| Some(c.log_retention_bytes.to_string()),
+        doc: "the default retention.bytes of topics",
+    },
+    BrokerEntry {
+        name: "log.retention.check.interval.ms",
+        set_by: &["log.retention.check.interval.ms"],
+        default: Some("300000"),
+        ty: LONG,
+        value: |c| Some(c.log_retention_check_interval_ms.to_string()),
+        doc: "how often retention runs",
+    },
+    BrokerEntry {
+        name: "log.retention.ms",
+        set_by: &[
+            "log.retention.ms",
+            "log.retention.minutes",
+            "log.retention.hours",
+        ],
+        default: None,
+        ty: LONG,
+        value: |c| Some(c.log_retention_ms.to_string()),
+        doc: "the default retention.ms of topics",
+    },
+    BrokerEntry {
         name: "log.roll.ms",
         set_by: &["log.roll.ms", "log.roll.hours"],
         default: None,
@@ -619,6 +667,14 @@ const BROKER_ENTRIES: &[BrokerEntry] = &[
         ty: INT,
         value: |c| Some(c.log_segment_bytes.to_string()),
         doc: "the size at which a new segment is rolled",
+    },
+    BrokerEntry {
+        name: "log.segment.delete.delay.ms",
+        set_by: &["log.segment.delete.delay.ms"],
+        default: Some("60000"),
+        ty: LONG,
+        value: |c| Some(c.log_segment_delete_delay_ms.to_string()),
+        doc: "how long deleted segment files stay",
     },
     BrokerEntry {
         name: "max.connections",
