@@ -337,10 +337,16 @@ fn describe(
     let configs = match resource.resource_type {
         RESOURCE_TOPIC => topic_configs(broker, name, opts, &wanted),
         RESOURCE_BROKER => {
-            let (effective, layers) = (
-                broker.dynamic_config.effective(),
-                broker.dynamic_config.layers(),
-            );
+            let layers = broker.dynamic_config.layers();
+            // The cluster-default resource shows values without this node's own layer.
+            let effective = if name.is_empty() {
+                broker
+                    .config
+                    .with_overrides(&layers.cluster_default)
+                    .unwrap_or_else(|_| (*broker.config).clone())
+            } else {
+                broker.dynamic_config.effective()
+            };
             let cfg = Layered {
                 base: &broker.config,
                 effective: &effective,
