@@ -286,7 +286,8 @@ impl BrokerConfig {
                 self.log_segment_delete_delay_ms = number(key, value, 0, i64::MAX)?;
             }
             "log.cleanup.policy" => self.log_cleanup_policy = cleanup_policy(key, value)?,
-            _ if IGNORED_KEYS.contains(&key) => {
+            // The log cleaner's tuning keys are Kafka's; accepted as ignorable settings.
+            _ if IGNORED_KEYS.contains(&key) || key.starts_with("log.cleaner.") => {
                 tracing::warn!(
                     key,
                     value,
@@ -669,5 +670,33 @@ mod tests {
             parse_override("novalue"),
             Err(ConfigError::BadOverride(_))
         ));
+    }
+
+    #[test]
+    fn retention_keys_follow_kafkas_precedence() {
+        let load = |pairs: &[(&str, &str)]| {
+            BrokerConfig::from_pairs(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+        };
+        assert_eq!(load(&[]).unwrap().log_retention_ms, 168 * HOUR_MS);
+        let c = load(&[("log.retention.hours", "2"), ("log.retention.minutes", "3")]).unwrap();
+        assert_eq!(c.log_retention_ms, 180_000);
+        let c = load(&[("log.retention.minutes", "3"), ("log.retention.ms", "-5")]).unwrap();
+        assert_eq!(c.log_retention_ms, -1);
+        let c = load(&[
+            ("log.cleanup.policy", "compact,delete"),
+            ("log.retention.bytes", "100"),
+            ("log.cleaner.threads", "2"),
+        ])
+        .unwrap();
+        assert_eq!(
+            (c.log_cleanup_policy, c.log_retention_bytes),
+            ((true, true), 100)
+        );
+        assert!(c.log_config().compact && c.log_config().delete);
+        assert!(load(&[("log.cleanup.policy", "keep")]).is_err());
+        assert!(load(&[("log.retention.bytes", "-2")]).is_err());
+        // Dynamic layers apply on top of the static settings.
+        let dynamic = [("log.retention.ms".to_string(), "9".to_string())].into();
+        assert_eq!(c.with_overrides(&dynamic).unwrap().log_retention_ms, 9);
     }
 }

@@ -196,3 +196,19 @@ fn restored_start_offset_is_clamped() {
     log.restore_log_start_offset(1_000).unwrap();
     assert_eq!(log.log_start_offset(), 30);
 }
+
+#[test]
+fn segment_timestamps_survive_reopen_for_retention() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path(), small_config());
+    let before = fill(&log, 20, |i| if i < 10 { 1_000 } else { 500_000 });
+    log.close().unwrap();
+    drop(log);
+    let mut cfg = small_config();
+    cfg.retention_ms = 100_000;
+    let log = open(dir.path(), cfg);
+    assert_eq!(segment_bases(&log), before);
+    assert!(!log.delete_old_segments(500_000).unwrap().is_empty());
+    let start = log.log_start_offset();
+    assert!(start > 0 && start <= 30, "{start}");
+}
