@@ -234,18 +234,26 @@ def alter_configs(bootstrap, topic):
     common.retry(lambda: alter(
         ConfigEntry("retention.ms", "7200000", incremental_operation=AlterConfigOpType.SET),
         ConfigEntry("cleanup.policy", "compact", incremental_operation=AlterConfigOpType.APPEND)))
-    entries = describe()
-    rm, cp = entries["retention.ms"], entries["cleanup.policy"]
-    check(rm.value == "7200000" and rm.source == ConfigSource.DYNAMIC_TOPIC_CONFIG.value,
-          f"after SET: retention.ms {rm}")
-    check(sorted(cp.value.split(",")) == ["compact", "delete"]
-          and cp.source == ConfigSource.DYNAMIC_TOPIC_CONFIG.value, f"after APPEND: {cp}")
+    def after_set():
+        entries = describe()
+        rm, cp = entries["retention.ms"], entries["cleanup.policy"]
+        check(rm.value == "7200000" and rm.source == ConfigSource.DYNAMIC_TOPIC_CONFIG.value,
+              f"after SET: retention.ms {rm}")
+        check(sorted(cp.value.split(",")) == ["compact", "delete"]
+              and cp.source == ConfigSource.DYNAMIC_TOPIC_CONFIG.value, f"after APPEND: {cp}")
+
+    # Apache Kafka applies a change through its metadata log: DescribeConfigs may lag a little.
+    common.retry(after_set)
     alter(ConfigEntry("retention.ms", None, incremental_operation=AlterConfigOpType.DELETE),
           ConfigEntry("cleanup.policy", "compact", incremental_operation=AlterConfigOpType.SUBTRACT))
-    entries = describe()
-    rm, cp = entries["retention.ms"], entries["cleanup.policy"]
-    check(rm.source != ConfigSource.DYNAMIC_TOPIC_CONFIG.value, f"after DELETE: retention.ms {rm}")
-    check(cp.value == "delete", f"after SUBTRACT: cleanup.policy {cp}")
+    def after_delete():
+        entries = describe()
+        rm, cp = entries["retention.ms"], entries["cleanup.policy"]
+        check(rm.source != ConfigSource.DYNAMIC_TOPIC_CONFIG.value,
+              f"after DELETE: retention.ms {rm}")
+        check(cp.value == "delete", f"after SUBTRACT: cleanup.policy {cp}")
+
+    common.retry(after_delete)
     try:
         alter(ConfigEntry("retention.ms", "soon", incremental_operation=AlterConfigOpType.SET))
         raise common.ScenarioFailed("an invalid retention.ms was accepted")
