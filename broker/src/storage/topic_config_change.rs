@@ -108,20 +108,7 @@ impl LogManager {
         overrides: BTreeMap<String, String>,
         validate_only: bool,
     ) -> Result<(), TopicError> {
-        let _admin = self.admin_lock();
-        let topic = self
-            .topic(name)
-            .ok_or_else(|| TopicError::UnknownTopic(name.to_string()))?;
-        let log_config = log_config_for(&self.default_log_config(), &overrides)?;
-        if validate_only {
-            return Ok(());
-        }
-        self.persist_topic_configs(name, &overrides)?;
-        *topic.configs.write().unwrap_or_else(|e| e.into_inner()) = overrides;
-        for log in topic.partitions() {
-            log.set_config(log_config.clone());
-        }
-        Ok(())
+        self.change_topic_configs(name, validate_only, |_| Ok(overrides))
     }
 
     /// Applies incremental operations to topic `name`'s current overrides (see
@@ -132,12 +119,34 @@ impl LogManager {
         ops: &[(String, AlterConfigOp, Option<String>)],
         validate_only: bool,
     ) -> Result<(), TopicError> {
-        let current = self
+        self.change_topic_configs(name, validate_only, |current| {
+            apply_incremental(current, ops)
+        })
+    }
+
+    /// Computes the new overrides from the current ones under the admin mutex (so concurrent
+    /// changes cannot lose each other's edits), validates, persists and applies them.
+    fn change_topic_configs(
+        &self,
+        name: &str,
+        validate_only: bool,
+        edit: impl FnOnce(&BTreeMap<String, String>) -> Result<BTreeMap<String, String>, TopicError>,
+    ) -> Result<(), TopicError> {
+        let _admin = self.admin_lock();
+        let topic = self
             .topic(name)
-            .ok_or_else(|| TopicError::UnknownTopic(name.to_string()))?
-            .config_overrides();
-        let next = apply_incremental(&current, ops)?;
-        self.alter_topic_configs(name, next, validate_only)
+            .ok_or_else(|| TopicError::UnknownTopic(name.to_string()))?;
+        let overrides = edit(&topic.config_overrides())?;
+        let log_config = log_config_for(&self.default_log_config(), &overrides)?;
+        if validate_only {
+            return Ok(());
+        }
+        self.persist_topic_configs(name, &overrides)?;
+        *topic.configs.write().unwrap_or_else(|e| e.into_inner()) = overrides;
+        for log in topic.partitions() {
+            log.set_config(log_config.clone());
+        }
+        Ok(())
     }
 
     /// The partition defaults topics inherit now (static broker config plus dynamic changes).
