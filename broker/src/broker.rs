@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use crate::config::{BrokerConfig, HostPort};
+use crate::dynamic_broker_config::DynamicBrokerConfig;
 use crate::group::{GroupConfig, GroupCoordinator};
 use crate::group_coordinator_service::GroupCoordinatorService;
 use crate::producer_id_manager::ProducerIdManager;
@@ -28,6 +29,8 @@ pub struct Broker {
     /// The classic consumer-group coordinator (groups and offsets, kept in `__consumer_offsets`
     /// when built with [`Broker::with_group_log`]).
     pub groups: GroupCoordinatorService,
+    /// Dynamic broker configs (AlterConfigs on a broker resource); `config` stays the static one.
+    pub dynamic_config: Arc<DynamicBrokerConfig>,
 }
 
 impl Broker {
@@ -39,7 +42,9 @@ impl Broker {
         producer_ids: ProducerIdManager,
         groups: GroupConfig,
     ) -> Broker {
+        let dynamic_config = load_dynamic_config(&config, &log_manager);
         Broker {
+            dynamic_config: Arc::new(dynamic_config),
             groups: GroupCoordinatorService::new(groups),
             config: Arc::new(config),
             log_manager: Arc::new(log_manager),
@@ -56,7 +61,9 @@ impl Broker {
         producer_ids: ProducerIdManager,
         coordinator: GroupCoordinator,
     ) -> Broker {
+        let dynamic_config = load_dynamic_config(&config, &log_manager);
         Broker {
+            dynamic_config: Arc::new(dynamic_config),
             groups: GroupCoordinatorService::with_log(coordinator, Arc::clone(&log_manager)),
             config: Arc::new(config),
             log_manager,
@@ -79,4 +86,16 @@ impl Broker {
         self.data_appended
             .send_modify(|generation| *generation = generation.wrapping_add(1));
     }
+}
+
+/// Loads the persisted dynamic broker configs and, when any are set, makes them the partition
+/// defaults before the first request is served.
+fn load_dynamic_config(config: &BrokerConfig, log_manager: &LogManager) -> DynamicBrokerConfig {
+    let dynamic_config = DynamicBrokerConfig::load(config);
+    if !dynamic_config.layers().cluster_default.is_empty()
+        || !dynamic_config.layers().this_broker.is_empty()
+    {
+        log_manager.set_default_log_config(dynamic_config.effective().log_config());
+    }
+    dynamic_config
 }

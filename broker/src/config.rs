@@ -60,11 +60,6 @@ const IGNORED_KEYS: &[&str] = &[
     "transaction.state.log.min.isr",
     "share.coordinator.state.topic.replication.factor",
     "share.coordinator.state.topic.min.isr",
-    "log.retention.hours",
-    "log.retention.minutes",
-    "log.retention.ms",
-    "log.retention.bytes",
-    "log.retention.check.interval.ms",
     "log.cleaner.enable",
     "num.recovery.threads.per.data.dir",
     "default.replication.factor",
@@ -125,6 +120,16 @@ pub struct BrokerConfig {
     pub log_flush_interval_ms: i64,
     /// `log.flush.scheduler.interval.ms`: how often the time-based flush check runs.
     pub log_flush_scheduler_interval_ms: i64,
+    /// `log.retention.ms` / `.minutes` / `.hours` (default 168 h; -1 = keep forever).
+    pub log_retention_ms: i64,
+    /// `log.retention.bytes` (default -1: no size limit).
+    pub log_retention_bytes: i64,
+    /// `log.retention.check.interval.ms` (default 300000): how often retention runs.
+    pub log_retention_check_interval_ms: i64,
+    /// `log.segment.delete.delay.ms` (default 60000): how long `.deleted` files stay.
+    pub log_segment_delete_delay_ms: i64,
+    /// `log.cleanup.policy` (default `delete`), as (compact, delete).
+    pub log_cleanup_policy: (bool, bool),
     /// Every key given in the properties file or an `--override`, with its value as given
     /// (the last one wins), ignored Kafka keys included. DescribeConfigs needs it to tell a
     /// STATIC_BROKER_CONFIG from a default, and to report keys such as `log.retention.ms` that
@@ -165,6 +170,11 @@ impl Default for BrokerConfig {
             log_flush_interval_messages: i64::MAX as u64,
             log_flush_interval_ms: i64::MAX,
             log_flush_scheduler_interval_ms: i64::MAX,
+            log_retention_ms: 168 * HOUR_MS,
+            log_retention_bytes: -1,
+            log_retention_check_interval_ms: 300_000,
+            log_segment_delete_delay_ms: 60_000,
+            log_cleanup_policy: (false, true),
             explicit: BTreeMap::new(),
             group: GroupConfig::default(),
             offsets_topic_num_partitions: 50,
@@ -295,7 +305,27 @@ impl BrokerConfig {
             "offset.metadata.max.bytes" => {
                 self.group.offset_metadata_max_bytes = number(key, value, 0, i32::MAX as usize)?;
             }
-            _ if IGNORED_KEYS.contains(&key) => {
+            "log.retention.ms" => self.log_retention_ms = retention(key, value, 1)?,
+            "log.retention.minutes" if !all.contains_key("log.retention.ms") => {
+                self.log_retention_ms = retention(key, value, 60_000)?;
+            }
+            "log.retention.hours"
+                if !all.contains_key("log.retention.ms")
+                    && !all.contains_key("log.retention.minutes") =>
+            {
+                self.log_retention_ms = retention(key, value, HOUR_MS)?;
+            }
+            "log.retention.minutes" | "log.retention.hours" => {}
+            "log.retention.bytes" => self.log_retention_bytes = number(key, value, -1, i64::MAX)?,
+            "log.retention.check.interval.ms" => {
+                self.log_retention_check_interval_ms = number(key, value, 1, i64::MAX)?;
+            }
+            "log.segment.delete.delay.ms" => {
+                self.log_segment_delete_delay_ms = number(key, value, 0, i64::MAX)?;
+            }
+            "log.cleanup.policy" => self.log_cleanup_policy = cleanup_policy(key, value)?,
+            // The log cleaner's tuning keys are Kafka's; accepted as ignorable settings.
+            _ if IGNORED_KEYS.contains(&key) || key.starts_with("log.cleaner.") => {
                 tracing::warn!(
                     key,
                     value,
@@ -305,6 +335,22 @@ impl BrokerConfig {
             _ => return Err(ConfigError::UnknownKey(key.to_owned())),
         }
         Ok(())
+    }
+
+    /// This config with `pairs` (dynamic broker configs) applied on top; `explicit` then holds
+    /// the merged keys, so values derived from it see the dynamic ones too.
+    pub fn with_overrides(
+        &self,
+        pairs: &BTreeMap<String, String>,
+    ) -> Result<BrokerConfig, ConfigError> {
+        let mut c = self.clone();
+        let mut all = self.explicit.clone();
+        all.extend(pairs.iter().map(|(k, v)| (k.clone(), v.clone())));
+        for (key, value) in pairs {
+            c.apply(key, value, &all)?;
+        }
+        c.explicit = all;
+        Ok(c)
     }
 
     /// Per-partition defaults derived from the broker settings.
@@ -319,7 +365,11 @@ impl BrokerConfig {
             timestamp_type: self.log_message_timestamp_type,
             flush_messages: self.log_flush_interval_messages,
             flush_ms: self.log_flush_interval_ms,
-            compact: false,
+            compact: self.log_cleanup_policy.0,
+            delete: self.log_cleanup_policy.1,
+            retention_ms: self.log_retention_ms,
+            retention_bytes: self.log_retention_bytes,
+            file_delete_delay_ms: self.log_segment_delete_delay_ms,
         }
     }
 
@@ -342,6 +392,25 @@ fn invalid(key: &str, value: &str, reason: impl Into<String>) -> ConfigError {
 }
 
 /// Parses an integer and checks it lies in `min..=max`.
+/// A retention period given in `unit_ms` units; any negative value means "keep forever" (-1).
+fn retention(key: &str, value: &str, unit_ms: i64) -> Result<i64, ConfigError> {
+    let n: i64 = number(key, value, i64::MIN, i64::MAX)?;
+    Ok(if n < 0 { -1 } else { n.saturating_mul(unit_ms) })
+}
+
+/// `delete`, `compact` or both, comma separated, as (compact, delete).
+fn cleanup_policy(key: &str, value: &str) -> Result<(bool, bool), ConfigError> {
+    let mut policy = (false, false);
+    for p in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        match p {
+            "compact" => policy.0 = true,
+            "delete" => policy.1 = true,
+            _ => return Err(invalid(key, value, "must list delete and/or compact")),
+        }
+    }
+    Ok(policy)
+}
+
 fn number<T>(key: &str, value: &str, min: T, max: T) -> Result<T, ConfigError>
 where
     T: FromStr + PartialOrd + std::fmt::Display + Copy,
@@ -674,5 +743,33 @@ mod tests {
             parse_override("novalue"),
             Err(ConfigError::BadOverride(_))
         ));
+    }
+
+    #[test]
+    fn retention_keys_follow_kafkas_precedence() {
+        let load = |pairs: &[(&str, &str)]| {
+            BrokerConfig::from_pairs(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+        };
+        assert_eq!(load(&[]).unwrap().log_retention_ms, 168 * HOUR_MS);
+        let c = load(&[("log.retention.hours", "2"), ("log.retention.minutes", "3")]).unwrap();
+        assert_eq!(c.log_retention_ms, 180_000);
+        let c = load(&[("log.retention.minutes", "3"), ("log.retention.ms", "-5")]).unwrap();
+        assert_eq!(c.log_retention_ms, -1);
+        let c = load(&[
+            ("log.cleanup.policy", "compact,delete"),
+            ("log.retention.bytes", "100"),
+            ("log.cleaner.threads", "2"),
+        ])
+        .unwrap();
+        assert_eq!(
+            (c.log_cleanup_policy, c.log_retention_bytes),
+            ((true, true), 100)
+        );
+        assert!(c.log_config().compact && c.log_config().delete);
+        assert!(load(&[("log.cleanup.policy", "keep")]).is_err());
+        assert!(load(&[("log.retention.bytes", "-2")]).is_err());
+        // Dynamic layers apply on top of the static settings.
+        let dynamic = [("log.retention.ms".to_string(), "9".to_string())].into();
+        assert_eq!(c.with_overrides(&dynamic).unwrap().log_retention_ms, 9);
     }
 }

@@ -16,11 +16,14 @@
 //!   aborting the process.
 //! - [`handlers`]: the single dispatch point on `ApiKey`, and one file per Kafka API.
 //! - [`broker`]: `Broker`, the state shared by every connection (config, logs, producer ids).
-//! - [`group`]: the classic consumer-group coordinator, a sans-IO state machine, and the binary
+//! - [`dynamic_broker_config`]: broker keys AlterConfigs may change at runtime (partition
+//!   defaults), persisted and pushed to every log.
+//! - [`group`]: the group coordinator (classic and KIP-848), a sans-IO state machine, and the binary
 //!   layout of its `__consumer_offsets` records.
 //! - [`group_coordinator_service`]: runs `group` for the connections (locking, parked
 //!   requests, timers, appending records before answering).
 //! - [`group_log`]: the `__consumer_offsets` topic: creation, record batches, replay at start.
+//! - [`log_retention_task`]: the periodic retention pass (`log.retention.check.interval.ms`).
 //! - [`producer_id_manager`]: hands out producer ids that stay unique across restarts.
 //! - [`storage`]: partitions on disk (`Log`, `LogSegment`, `OffsetIndex`, `TimeIndex`,
 //!   recovery, producer state, `LogManager`); it knows nothing of sockets or protocol messages.
@@ -29,10 +32,12 @@ pub mod alloc;
 pub mod broker;
 pub mod config;
 pub mod connection;
+pub mod dynamic_broker_config;
 pub mod group;
 pub mod group_coordinator_service;
 pub mod group_log;
 pub mod handlers;
+pub mod log_retention_task;
 pub mod producer_id_manager;
 pub mod server;
 pub mod shutdown;

@@ -141,6 +141,10 @@ impl Server {
             Arc::clone(&self.broker),
             Shutdown::new(notify_shutdown.subscribe()),
         ));
+        let retention = tokio::spawn(crate::log_retention_task::run(
+            Arc::clone(&self.broker),
+            Shutdown::new(notify_shutdown.subscribe()),
+        ));
         let Server {
             listener, broker, ..
         } = self;
@@ -160,6 +164,9 @@ impl Server {
         }
         if let Err(error) = flusher.await {
             tracing::error!(%error, "flush task failed");
+        }
+        if let Err(error) = retention.await {
+            tracing::error!(%error, "retention task failed");
         }
         let log_manager = Arc::clone(&broker.log_manager);
         tokio::task::spawn_blocking(move || log_manager.shutdown()).await??;

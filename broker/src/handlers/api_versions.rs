@@ -38,6 +38,9 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::OffsetDelete, 0, 0),
     (ApiKey::ConsumerGroupHeartbeat, 0, 1),
     (ApiKey::ConsumerGroupDescribe, 0, 1),
+    (ApiKey::DeleteRecords, 0, 2),
+    (ApiKey::AlterConfigs, 0, 2),
+    (ApiKey::IncrementalAlterConfigs, 0, 1),
 ];
 
 /// The `(min, max)` versions advertised for `key`, if the broker serves it.
@@ -114,6 +117,9 @@ mod tests {
             ApiKey::OffsetDelete => OffsetDeleteRequest::VERSIONS,
             ApiKey::ConsumerGroupHeartbeat => ConsumerGroupHeartbeatRequest::VERSIONS,
             ApiKey::ConsumerGroupDescribe => ConsumerGroupDescribeRequest::VERSIONS,
+            ApiKey::DeleteRecords => DeleteRecordsRequest::VERSIONS,
+            ApiKey::AlterConfigs => AlterConfigsRequest::VERSIONS,
+            ApiKey::IncrementalAlterConfigs => IncrementalAlterConfigsRequest::VERSIONS,
             other => panic!("{other:?} is advertised but has no entry in this test"),
         };
         (range.min, range.max)
@@ -130,7 +136,7 @@ mod tests {
 
     #[test]
     fn table_has_each_key_once_with_the_agreed_ranges() {
-        assert_eq!(SUPPORTED.len(), 25);
+        assert_eq!(SUPPORTED.len(), 28);
         for (i, (key, _, _)) in SUPPORTED.iter().enumerate() {
             assert!(
                 SUPPORTED[i + 1..].iter().all(|(k, _, _)| k != key),

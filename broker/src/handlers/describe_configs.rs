@@ -2,8 +2,9 @@
 //!
 //! A topic entry's value is the topic's override if it has one, else the broker-wide default it
 //! inherits; the source and synonyms say which, in Kafka's order (topic override, then each
-//! broker key set in `server.properties`/`--override`, then Kafka's built-in default). There are
-//! no dynamic configs on this broker, so the dynamic sources never appear.
+//! broker key set dynamically for this node, then as the cluster default, then in
+//! `server.properties`/`--override`, then Kafka's built-in default). Values come from the
+//! effective config (static plus dynamic layers, see `DynamicBrokerConfig`).
 
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;
@@ -15,6 +16,7 @@ use kafka_protocol::protocol::StrBytes;
 
 use crate::broker::Broker;
 use crate::config::{BrokerConfig, HostPort};
+use crate::dynamic_broker_config::{DynamicLayers, DYNAMIC_KEYS};
 use crate::storage::{LogManager, TimestampType};
 
 /// Kafka's `ConfigResource.Type` codes.
@@ -23,6 +25,8 @@ const RESOURCE_BROKER: i8 = 4;
 
 /// Kafka's `ConfigSource` codes (only the ones this broker can produce).
 const SOURCE_TOPIC_CONFIG: i8 = 1;
+const SOURCE_DYNAMIC_BROKER_CONFIG: i8 = 2;
+const SOURCE_DYNAMIC_DEFAULT_BROKER_CONFIG: i8 = 3;
 const SOURCE_STATIC_BROKER_CONFIG: i8 = 4;
 const SOURCE_DEFAULT_CONFIG: i8 = 5;
 
@@ -74,6 +78,18 @@ fn retention_ms(c: &BrokerConfig) -> String {
         .or_else(|| scaled("log.retention.minutes", 60_000))
         .or_else(|| scaled("log.retention.hours", 3_600_000))
         .unwrap_or_else(|| "604800000".to_owned())
+}
+
+/// `log.cleanup.policy` as Kafka lists it.
+fn cleanup_policy_text((compact, delete): (bool, bool)) -> String {
+    let mut parts = Vec::new();
+    if delete {
+        parts.push("delete");
+    }
+    if compact {
+        parts.push("compact");
+    }
+    parts.join(",")
 }
 
 fn timestamp_name(t: TimestampType) -> String {
@@ -320,7 +336,24 @@ fn describe(
     let name = resource.resource_name.as_str();
     let configs = match resource.resource_type {
         RESOURCE_TOPIC => topic_configs(broker, name, opts, &wanted),
-        RESOURCE_BROKER => broker_configs(&broker.config, name, opts, &wanted),
+        RESOURCE_BROKER => {
+            let layers = broker.dynamic_config.layers();
+            // The cluster-default resource shows values without this node's own layer.
+            let effective = if name.is_empty() {
+                broker
+                    .config
+                    .with_overrides(&layers.cluster_default)
+                    .unwrap_or_else(|_| (*broker.config).clone())
+            } else {
+                broker.dynamic_config.effective()
+            };
+            let cfg = Layered {
+                base: &broker.config,
+                effective: &effective,
+                layers: &layers,
+            };
+            broker_configs(&cfg, name, opts, &wanted)
+        }
         // Broker loggers (8) and anything else: nothing to describe here.
         other => Err(failure(
             ResponseError::InvalidRequest,
@@ -350,10 +383,34 @@ fn synonym(name: &str, value: Option<String>, source: i8) -> DescribeConfigsSyno
         .with_source(source)
 }
 
-/// The broker-level synonyms of `keys`: each one set in the file, then each built-in default.
-fn broker_synonyms(c: &BrokerConfig, keys: &[(&str, Option<&str>)]) -> Vec<DescribeConfigsSynonym> {
+/// The broker config seen through its layers: `effective` gives values, `layers` and `base`
+/// (the static file) give the sources.
+struct Layered<'a> {
+    /// The static config.
+    base: &'a BrokerConfig,
+    /// The static config with the dynamic layers applied.
+    effective: &'a BrokerConfig,
+    /// The dynamic layers.
+    layers: &'a DynamicLayers,
+}
+
+/// The dynamic synonyms of `key`: this node's value, then the cluster default.
+fn dynamic_synonyms(layers: &DynamicLayers, key: &str) -> Vec<DescribeConfigsSynonym> {
+    let node = layers.this_broker.get(key);
+    let cluster = layers.cluster_default.get(key);
+    let node = node.map(|v| synonym(key, Some(v.clone()), SOURCE_DYNAMIC_BROKER_CONFIG));
+    let cluster =
+        cluster.map(|v| synonym(key, Some(v.clone()), SOURCE_DYNAMIC_DEFAULT_BROKER_CONFIG));
+    node.into_iter().chain(cluster).collect()
+}
+
+/// The broker-level synonyms of `keys`: each one set dynamically, then in the file, then each
+/// built-in default.
+fn broker_synonyms(cfg: &Layered, keys: &[(&str, Option<&str>)]) -> Vec<DescribeConfigsSynonym> {
+    let c = cfg.base;
     let mut out = Vec::new();
     for &(key, default) in keys {
+        out.extend(dynamic_synonyms(cfg.layers, key));
         if let Some(value) = c.explicit.get(key) {
             out.push(synonym(
                 key,
@@ -409,17 +466,21 @@ fn topic_configs(
             format!("topic '{name}' does not exist"),
         ));
     };
-    Ok(topic_entries(
-        &broker.config,
-        &topic.config_overrides(),
-        opts,
-        wanted,
-    ))
+    let (effective, layers) = (
+        broker.dynamic_config.effective(),
+        broker.dynamic_config.layers(),
+    );
+    let cfg = Layered {
+        base: &broker.config,
+        effective: &effective,
+        layers: &layers,
+    };
+    Ok(topic_entries(&cfg, &topic.config_overrides(), opts, wanted))
 }
 
 /// The entries of a topic with `overrides`, over the broker config `c`.
 fn topic_entries(
-    c: &BrokerConfig,
+    cfg: &Layered,
     overrides: &std::collections::BTreeMap<String, String>,
     opts: Options,
     wanted: &dyn Fn(&str) -> bool,
@@ -433,8 +494,8 @@ fn topic_entries(
             if let Some(v) = &own {
                 synonyms.push(synonym(e.name, Some(v.clone()), SOURCE_TOPIC_CONFIG));
             }
-            synonyms.extend(broker_synonyms(c, e.broker_keys));
-            let value = own.unwrap_or_else(|| (e.inherited)(c));
+            synonyms.extend(broker_synonyms(cfg, e.broker_keys));
+            let value = own.unwrap_or_else(|| (e.inherited)(cfg.effective));
             entry(e.name, Some(value), synonyms, false, e.ty, e.doc, opts)
         })
         .collect()
@@ -530,6 +591,14 @@ const BROKER_ENTRIES: &[BrokerEntry] = &[
         doc: "the address the broker listens on",
     },
     BrokerEntry {
+        name: "log.cleanup.policy",
+        set_by: &["log.cleanup.policy"],
+        default: Some("delete"),
+        ty: LIST,
+        value: |c| Some(cleanup_policy_text(c.log_cleanup_policy)),
+        doc: "the default cleanup.policy of topics",
+    },
+    BrokerEntry {
         name: "log.dirs",
         set_by: &["log.dirs", "log.dir"],
         default: None,
@@ -594,6 +663,34 @@ const BROKER_ENTRIES: &[BrokerEntry] = &[
         doc: "CreateTime or LogAppendTime",
     },
     BrokerEntry {
+        name: "log.retention.bytes",
+        set_by: &["log.retention.bytes"],
+        default: Some("-1"),
+        ty: LONG,
+        value: |c| Some(c.log_retention_bytes.to_string()),
+        doc: "the default retention.bytes of topics",
+    },
+    BrokerEntry {
+        name: "log.retention.check.interval.ms",
+        set_by: &["log.retention.check.interval.ms"],
+        default: Some("300000"),
+        ty: LONG,
+        value: |c| Some(c.log_retention_check_interval_ms.to_string()),
+        doc: "how often retention runs",
+    },
+    BrokerEntry {
+        name: "log.retention.ms",
+        set_by: &[
+            "log.retention.ms",
+            "log.retention.minutes",
+            "log.retention.hours",
+        ],
+        default: None,
+        ty: LONG,
+        value: |c| Some(c.log_retention_ms.to_string()),
+        doc: "the default retention.ms of topics",
+    },
+    BrokerEntry {
         name: "log.roll.ms",
         set_by: &["log.roll.ms", "log.roll.hours"],
         default: None,
@@ -608,6 +705,14 @@ const BROKER_ENTRIES: &[BrokerEntry] = &[
         ty: INT,
         value: |c| Some(c.log_segment_bytes.to_string()),
         doc: "the size at which a new segment is rolled",
+    },
+    BrokerEntry {
+        name: "log.segment.delete.delay.ms",
+        set_by: &["log.segment.delete.delay.ms"],
+        default: Some("60000"),
+        ty: LONG,
+        value: |c| Some(c.log_segment_delete_delay_ms.to_string()),
+        doc: "how long deleted segment files stay",
     },
     BrokerEntry {
         name: "max.connections",
@@ -693,7 +798,7 @@ const BROKER_ENTRIES: &[BrokerEntry] = &[
 
 /// The broker resource: `name` must be this node's id, or empty for the cluster-wide defaults.
 fn broker_configs(
-    c: &BrokerConfig,
+    cfg: &Layered,
     name: &str,
     opts: Options,
     wanted: &dyn Fn(&str) -> bool,
@@ -702,6 +807,7 @@ fn broker_configs(
     // INVALID_REQUEST rather than forwarding it; with one node there is nowhere to forward to.
     // An empty name asks for the cluster-wide defaults; with no dynamic configs those are the
     // same static settings, so both get the same list.
+    let c = cfg.base;
     if !name.is_empty() && name.parse::<i32>().ok() != Some(c.node_id) {
         return Err(failure(
             ResponseError::InvalidRequest,
@@ -715,7 +821,11 @@ fn broker_configs(
         .iter()
         .filter(|e| wanted(e.name))
         .map(|e| {
-            let mut synonyms = Vec::new();
+            let mut synonyms = dynamic_synonyms(cfg.layers, e.name);
+            if name.is_empty() {
+                // The cluster-default resource shows only the cluster-wide layer, as Kafka does.
+                synonyms.retain(|s| s.source == SOURCE_DYNAMIC_DEFAULT_BROKER_CONFIG);
+            }
             if let Some(key) = e.set_by.iter().find(|k| c.explicit.contains_key(**k)) {
                 synonyms.push(synonym(
                     key,
@@ -730,9 +840,9 @@ fn broker_configs(
                     SOURCE_DEFAULT_CONFIG,
                 ));
             }
-            // No dynamic broker configs: every broker key is read-only, as static keys are in
-            // Kafka.
-            entry(e.name, (e.value)(c), synonyms, true, e.ty, e.doc, opts)
+            let read_only = !DYNAMIC_KEYS.contains(&e.name);
+            let value = (e.value)(cfg.effective);
+            entry(e.name, value, synonyms, read_only, e.ty, e.doc, opts)
         })
         .collect())
 }

@@ -92,7 +92,12 @@ fn topic_override_static_and_default_sources() {
         dir.path(),
     );
     let overrides = BTreeMap::from([("retention.ms".to_owned(), "60000".to_owned())]);
-    let entries = topic_entries(&c, &overrides, ALL, &|_| true);
+    let entries = topic_entries(
+        &layered(&c, &DynamicLayers::default()),
+        &overrides,
+        ALL,
+        &|_| true,
+    );
     let r = DescribeConfigsResult::default().with_configs(entries);
 
     let retention = find(&r, "retention.ms");
@@ -150,7 +155,12 @@ fn options_filter_and_old_versions() {
         documentation: false,
         types: false,
     };
-    let entries = topic_entries(&c, &BTreeMap::new(), opts, &|n| n == "segment.ms");
+    let entries = topic_entries(
+        &layered(&c, &DynamicLayers::default()),
+        &BTreeMap::new(),
+        opts,
+        &|n| n == "segment.ms",
+    );
     assert_eq!(entries.len(), 1);
     assert_eq!(entries[0].value.as_deref(), Some("604800000"));
     assert!(entries[0].synonyms.is_empty());
@@ -237,4 +247,50 @@ fn documentation_needs_v3() {
         (BOOLEAN, Some("false"))
     );
     assert!(e.synonyms.is_empty(), "synonyms were not asked for");
+}
+
+fn layered<'a>(c: &'a BrokerConfig, layers: &'a DynamicLayers) -> Layered<'a> {
+    Layered {
+        base: c,
+        effective: c,
+        layers,
+    }
+}
+
+#[test]
+fn dynamic_layers_come_first_in_synonyms() {
+    let c = BrokerConfig::from_pairs([("log.retention.hours".to_owned(), "5".to_owned())]).unwrap();
+    let mut layers = DynamicLayers::default();
+    layers
+        .cluster_default
+        .insert("log.retention.ms".into(), "1000".into());
+    layers
+        .this_broker
+        .insert("log.retention.ms".into(), "2000".into());
+    let mut pairs = layers.cluster_default.clone();
+    pairs.extend(layers.this_broker.clone());
+    let effective = c.with_overrides(&pairs).unwrap();
+    let cfg = Layered {
+        base: &c,
+        effective: &effective,
+        layers: &layers,
+    };
+    let entries = topic_entries(&cfg, &BTreeMap::new(), ALL, &|n| n == "retention.ms");
+    let e = &entries[0];
+    assert_eq!(e.value.as_deref(), Some("2000"));
+    assert_eq!(e.config_source, 2);
+    let sources: Vec<(&str, i8)> = e
+        .synonyms
+        .iter()
+        .map(|s| (s.name.as_str(), s.source))
+        .collect();
+    assert_eq!(
+        sources,
+        vec![
+            ("log.retention.ms", 2),
+            ("log.retention.ms", 3),
+            ("log.retention.hours", 4),
+            ("log.retention.hours", 5)
+        ]
+    );
 }

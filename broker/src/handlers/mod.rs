@@ -6,12 +6,14 @@
 //! [`api_versions::SUPPORTED`] lists what the broker decodes and advertises; the connection layer
 //! refuses anything outside it before a handler sees it.
 
+pub mod alter_configs;
 pub mod api_versions;
 pub mod consumer_group_describe;
 pub mod consumer_group_heartbeat;
 pub mod create_partitions;
 pub mod create_topics;
 pub mod delete_groups;
+pub mod delete_records;
 pub mod delete_topics;
 pub mod describe_cluster;
 pub mod describe_configs;
@@ -19,6 +21,7 @@ pub mod describe_groups;
 pub mod fetch;
 pub mod find_coordinator;
 pub mod heartbeat;
+pub mod incremental_alter_configs;
 pub mod init_producer_id;
 pub mod join_group;
 pub mod leave_group;
@@ -86,6 +89,13 @@ pub async fn dispatch(
         }
         RequestKind::ConsumerGroupDescribe(r) => {
             consumer_group_describe::handle(broker, header, r).into()
+        }
+        RequestKind::DeleteRecords(r) => delete_records::handle(broker, header, r).await.into(),
+        RequestKind::AlterConfigs(r) => alter_configs::handle(broker, header, r).await.into(),
+        RequestKind::IncrementalAlterConfigs(r) => {
+            incremental_alter_configs::handle(broker, header, r)
+                .await
+                .into()
         }
         other => {
             // The connection layer only decodes keys in `api_versions::SUPPORTED`, so this is a

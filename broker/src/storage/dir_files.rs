@@ -15,6 +15,8 @@ use super::error::StorageError;
 pub const CLEAN_SHUTDOWN_FILE: &str = ".kafka_cleanshutdown";
 /// Name of the recovery-point checkpoint file.
 pub const RECOVERY_CHECKPOINT_FILE: &str = "recovery-point-offset-checkpoint";
+/// Name of the log-start-offset checkpoint file (each partition's log start offset).
+pub const LOG_START_OFFSET_CHECKPOINT_FILE: &str = "log-start-offset-checkpoint";
 /// Name of the log dir metadata file.
 pub const META_FILE: &str = "meta.properties";
 /// Name of a partition's topic-id file.
@@ -165,7 +167,12 @@ pub type CheckpointEntry = (String, i32, i64);
 /// Reads `recovery-point-offset-checkpoint`: version 0, a count, then `topic partition offset`
 /// lines. A missing or malformed file gives an empty list (everything is then recovered).
 pub fn read_checkpoint(dir: &Path) -> Vec<CheckpointEntry> {
-    let Ok(text) = std::fs::read_to_string(dir.join(RECOVERY_CHECKPOINT_FILE)) else {
+    read_checkpoint_file(dir, RECOVERY_CHECKPOINT_FILE)
+}
+
+/// Reads the checkpoint file `name` in `dir` (format as in [`read_checkpoint`]).
+pub fn read_checkpoint_file(dir: &Path, name: &str) -> Vec<CheckpointEntry> {
+    let Ok(text) = std::fs::read_to_string(dir.join(name)) else {
         return Vec::new();
     };
     let mut lines = text.lines();
@@ -190,11 +197,20 @@ pub fn read_checkpoint(dir: &Path) -> Vec<CheckpointEntry> {
 
 /// Writes `recovery-point-offset-checkpoint` atomically.
 pub fn write_checkpoint(dir: &Path, entries: &[CheckpointEntry]) -> Result<(), StorageError> {
+    write_checkpoint_file(dir, RECOVERY_CHECKPOINT_FILE, entries)
+}
+
+/// Writes the checkpoint file `name` in `dir` atomically (format as in [`read_checkpoint`]).
+pub fn write_checkpoint_file(
+    dir: &Path,
+    name: &str,
+    entries: &[CheckpointEntry],
+) -> Result<(), StorageError> {
     let mut text = format!("0\n{}\n", entries.len());
     for (t, p, o) in entries {
         text.push_str(&format!("{t} {p} {o}\n"));
     }
-    write_atomic(&dir.join(RECOVERY_CHECKPOINT_FILE), &text)
+    write_atomic(&dir.join(name), &text)
 }
 
 #[cfg(test)]

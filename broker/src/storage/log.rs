@@ -51,6 +51,14 @@ pub struct LogConfig {
     pub flush_ms: i64,
     /// `cleanup.policy` contains `compact`: keyless records are refused.
     pub compact: bool,
+    /// `cleanup.policy` contains `delete`: retention removes old segments.
+    pub delete: bool,
+    /// `retention.ms`: closed segments whose newest record is older are deleted (-1 = never).
+    pub retention_ms: i64,
+    /// `retention.bytes`: oldest segments are deleted while the partition is larger (-1 = never).
+    pub retention_bytes: i64,
+    /// `file.delete.delay.ms`: how long a deleted segment's `.deleted` files stay on disk.
+    pub file_delete_delay_ms: i64,
 }
 
 /// What an append did.
@@ -118,6 +126,8 @@ struct LogInner {
     dir_dirty: bool,
     /// Set by `close`: no more appends.
     closed: bool,
+    /// The first offset in the log; only moves forward (retention, DeleteRecords).
+    log_start_offset: i64,
 }
 
 /// One partition.
@@ -126,7 +136,10 @@ struct LogInner {
 /// std `Mutex` held for the offset assignment, producer-state check and the page-cache write
 /// (validation runs before it). Reads never take that mutex: they clone an `Arc<ReadView>`
 /// published after each append and read files with positional reads. Flushes run fsync in
-/// `spawn_blocking` under a tokio mutex so concurrent waiters share one fsync.
+/// `spawn_blocking` under a tokio mutex so concurrent waiters share one fsync. The config is an
+/// `Arc<LogConfig>` behind a std `RwLock` held only to clone or swap the `Arc`: each operation
+/// reads it once at its start, so a live config change applies from the next operation on and
+/// never mixes old and new values within one.
 #[derive(Debug)]
 pub struct Log {
     /// The partition.
@@ -135,8 +148,8 @@ pub struct Log {
     dir: PathBuf,
     /// The topic's id.
     topic_id: Uuid,
-    /// Settings.
-    config: LogConfig,
+    /// Settings, swapped whole by [`Log::set_config`]. A std lock: held only to clone or swap.
+    config: RwLock<Arc<LogConfig>>,
     /// Appender state. A std mutex: held only for short non-async sections (no `.await`).
     inner: Mutex<LogInner>,
     /// The published read view. A std lock: held only to clone or swap one `Arc`.
@@ -195,13 +208,14 @@ impl Log {
                 max_timestamp: loaded.max_timestamp,
                 dir_dirty: false,
                 closed: false,
+                log_start_offset,
             }),
             view: RwLock::new(Arc::new(view)),
             flush_lock: tokio::sync::Mutex::new(()),
             flushed_offset: AtomicI64::new(loaded.log_end_offset),
             offline: AtomicBool::new(false),
             fsyncs: AtomicU64::new(0),
-            config,
+            config: RwLock::new(Arc::new(config)),
         })
     }
 
@@ -220,9 +234,18 @@ impl Log {
         self.topic_id
     }
 
-    /// The partition's settings.
-    pub fn config(&self) -> &LogConfig {
-        &self.config
+    /// The partition's current settings.
+    pub fn config(&self) -> Arc<LogConfig> {
+        self.config
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Replaces the partition's settings (a live topic or broker config change); operations
+    /// already running finish with the settings they started with.
+    pub fn set_config(&self, config: LogConfig) {
+        *self.config.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(config);
     }
 
     /// Every record below this offset has been fsynced (for the recovery-point checkpoint).
@@ -255,10 +278,11 @@ impl Log {
         if self.is_offline() {
             return Err(self.offline_error().into());
         }
+        let config = self.config();
         let limits = ValidationLimits {
-            max_message_bytes: self.config.max_message_bytes,
-            max_decompressed_bytes: self.config.max_decompressed_bytes,
-            compact: self.config.compact,
+            max_message_bytes: config.max_message_bytes,
+            max_decompressed_bytes: config.max_decompressed_bytes,
+            compact: config.compact,
         };
         // Validation (CRC, record walk, decompression) happens before the lock is taken.
         let batches = split_batches(&records)?;
@@ -270,7 +294,7 @@ impl Log {
         if guard.closed || self.is_offline() {
             return Err(self.offline_error().into());
         }
-        match self.append_locked(&mut guard, &batches, &validated, now_ms) {
+        match self.append_locked(&mut guard, &config, &batches, &validated, now_ms) {
             Ok(info) => Ok(info),
             Err(AppendError::Storage(e)) => {
                 self.offline.store(true, Ordering::Release);
@@ -285,18 +309,20 @@ impl Log {
     fn append_locked(
         &self,
         inner: &mut LogInner,
+        config: &LogConfig,
         batches: &[Bytes],
         validated: &[ValidatedBatch],
         now_ms: i64,
     ) -> Result<AppendInfo, AppendError> {
         let log_append_time =
-            (self.config.timestamp_type == TimestampType::LogAppendTime).then_some(now_ms);
+            (config.timestamp_type == TimestampType::LogAppendTime).then_some(now_ms);
         let first_offset = inner.log_end_offset;
         let LogInner {
             producers,
             segments,
             dir_dirty,
             max_timestamp,
+            log_start_offset,
             ..
         } = inner;
         // Check every batch's producer state before writing any, so a refused batch leaves the
@@ -315,7 +341,7 @@ impl Log {
                     base_offset: dup.first_offset,
                     last_offset: dup.last_offset,
                     log_append_time: -1,
-                    log_start_offset: segments.keys().next().copied().unwrap_or(0),
+                    log_start_offset: *log_start_offset,
                     needs_flush: self.recovery_point() <= dup.last_offset,
                 });
             }
@@ -337,8 +363,8 @@ impl Log {
             let base = next;
             let last = base + i64::from(v.last_offset_delta);
             let mut active = self.active(segments)?;
-            if active.should_roll(batch.len() as u64, last, now_ms, &self.config) {
-                active = self.roll(segments, base)?;
+            if active.should_roll(batch.len() as u64, last, now_ms, config) {
+                active = self.roll(segments, base, config)?;
                 *dir_dirty = true;
             }
             let header = PatchedHeader::new(batch, base, self.leader_epoch(), log_append_time);
@@ -364,7 +390,7 @@ impl Log {
             last_offset: next - 1,
             log_append_time: log_append_time.unwrap_or(-1),
             log_start_offset,
-            needs_flush: inner.unflushed_records >= self.config.flush_messages,
+            needs_flush: inner.unflushed_records >= config.flush_messages,
         })
     }
 
@@ -379,7 +405,7 @@ impl Log {
     /// Makes the read view match the appender's state; returns the log start offset.
     fn publish(&self, inner: &LogInner) -> Result<i64, StorageError> {
         let active = self.active(&inner.segments)?;
-        let log_start_offset = inner.segments.keys().next().copied().unwrap_or(0);
+        let log_start_offset = inner.log_start_offset;
         let view = Arc::new(ReadView {
             segments: inner.segments.clone(),
             high_watermark: inner.log_end_offset,
@@ -396,11 +422,12 @@ impl Log {
         &self,
         segments: &mut Segments,
         base_offset: i64,
+        config: &LogConfig,
     ) -> Result<Arc<LogSegment>, StorageError> {
         let old = self.active(segments)?;
         old.make_inactive()?;
-        let (seg, _) = LogSegment::open(&self.dir, base_offset, &self.config)?;
-        seg.make_active(&self.config)?;
+        let (seg, _) = LogSegment::open(&self.dir, base_offset, config)?;
+        seg.make_active(config)?;
         let seg = Arc::new(seg);
         let mut map = (**segments).clone();
         map.insert(base_offset, seg.clone());
@@ -507,7 +534,7 @@ impl Log {
                     let found = find_timestamp_in_batch(
                         &batch,
                         timestamp,
-                        self.config.max_decompressed_bytes,
+                        self.config().max_decompressed_bytes,
                     )
                     .map_err(|e| StorageError::Corrupt {
                         path: seg.log_path().to_path_buf(),
@@ -638,7 +665,7 @@ impl Log {
         let due = self
             .lock_inner()
             .first_unflushed_ms
-            .is_some_and(|t| now_ms.saturating_sub(t) >= self.config.flush_ms);
+            .is_some_and(|t| now_ms.saturating_sub(t) >= self.config().flush_ms);
         if due {
             self.flush()?;
         }
@@ -693,3 +720,8 @@ fn whole_batches_len(bytes: &[u8]) -> usize {
 #[allow(clippy::unwrap_used)]
 #[path = "log_tests.rs"]
 mod tests;
+
+// A child module so that retention's `impl Log` reaches the appender state without widening it.
+#[path = "log_retention.rs"]
+mod log_retention;
+pub use log_retention::DeleteRecordsError;

@@ -18,9 +18,10 @@ use std::sync::{Arc, Mutex, RwLock};
 use uuid::Uuid;
 
 use super::dir_files::{
-    random_kafka_uuid, read_checkpoint, read_partition_metadata, read_properties,
-    render_properties, write_atomic, write_checkpoint, write_partition_metadata,
-    CLEAN_SHUTDOWN_FILE, TOPIC_CONFIGS_DIR,
+    random_kafka_uuid, read_checkpoint, read_checkpoint_file, read_partition_metadata,
+    read_properties, render_properties, write_atomic, write_checkpoint, write_checkpoint_file,
+    write_partition_metadata, CLEAN_SHUTDOWN_FILE, LOG_START_OFFSET_CHECKPOINT_FILE,
+    TOPIC_CONFIGS_DIR,
 };
 use super::error::StorageError;
 use super::layout;
@@ -55,8 +56,9 @@ pub struct LogManagerConfig {
 
 /// One topic: its id, its partitions and its config overrides.
 ///
-/// Thread-safety: `Send + Sync`; the partition list is behind a std `RwLock` held only to copy
-/// or extend it.
+/// Thread-safety: `Send + Sync`; the partition list and the overrides are each behind a std
+/// `RwLock` held only to copy, extend or replace them. Overrides change only under the
+/// `LogManager`'s admin mutex, which then pushes the new `LogConfig` to every partition.
 #[derive(Debug)]
 pub struct Topic {
     /// The topic's name.
@@ -65,8 +67,8 @@ pub struct Topic {
     id: Uuid,
     /// Partitions, index = partition number.
     partitions: RwLock<Vec<Arc<Log>>>,
-    /// Config overrides given at creation.
-    configs: BTreeMap<String, String>,
+    /// Config overrides: given at creation, changed by AlterConfigs.
+    configs: RwLock<BTreeMap<String, String>>,
 }
 
 impl Topic {
@@ -94,9 +96,13 @@ impl Topic {
             .get(i)
             .cloned()
     }
-    /// Topic-level config overrides, as given at creation (Kafka key names).
+    /// Topic-level config overrides as they are now (Kafka key names): read it at each use,
+    /// AlterConfigs may change it at any time.
     pub fn config_overrides(&self) -> BTreeMap<String, String> {
-        self.configs.clone()
+        self.configs
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 }
 
@@ -140,8 +146,11 @@ pub struct LogManager {
     cluster_id: String,
     /// Topics by name.
     topics: RwLock<BTreeMap<String, Arc<Topic>>>,
-    /// Serialises create / delete / grow.
+    /// Serialises create / delete / grow / config changes.
     admin: Mutex<()>,
+    /// Partition defaults before topic overrides: `config.default_log_config` until a dynamic
+    /// broker config replaces them. A std lock: held only to clone or swap the `Arc`.
+    defaults: RwLock<Arc<LogConfig>>,
 }
 
 fn io<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> StorageError + 'a {
@@ -157,7 +166,9 @@ impl LogManager {
     /// (recovering those not cleanly shut down), then removes the clean-shutdown marker.
     pub fn open(config: LogManagerConfig) -> Result<LogManager, StorageError> {
         let cluster_id = layout::prepare_dirs(&config)?;
+        let defaults = RwLock::new(Arc::new(config.default_log_config.clone()));
         let mut manager = LogManager {
+            defaults,
             config,
             cluster_id,
             topics: RwLock::new(BTreeMap::new()),
@@ -167,6 +178,7 @@ impl LogManager {
         for dir in manager.config.log_dirs.clone() {
             let clean = dir.join(CLEAN_SHUTDOWN_FILE).exists();
             let checkpoint = read_checkpoint(&dir);
+            let start_offsets = read_checkpoint_file(&dir, LOG_START_OFFSET_CHECKPOINT_FILE);
             for (name, partition, path) in layout::partition_dirs(&dir)? {
                 let topic_id = read_partition_metadata(&path)?;
                 let overrides = manager.read_topic_configs(&name)?;
@@ -184,6 +196,12 @@ impl LogManager {
                     partition,
                 };
                 let log = Log::open(&path, tp, topic_id, log_config, clean, rp)?;
+                if let Some((_, _, start)) = start_offsets
+                    .iter()
+                    .find(|(t, p, _)| *t == name && *p == partition)
+                {
+                    log.restore_log_start_offset(*start)?;
+                }
                 found
                     .entry(name.clone())
                     .or_insert_with(|| (topic_id, BTreeMap::new()))
@@ -234,7 +252,7 @@ impl LogManager {
             name: name.into(),
             id,
             partitions: RwLock::new(partitions),
-            configs,
+            configs: RwLock::new(configs),
         }))
     }
 
@@ -283,7 +301,7 @@ impl LogManager {
         configs: &BTreeMap<String, String>,
         pending: &[Arc<Log>],
     ) -> Result<Arc<Log>, StorageError> {
-        let log_config = log_config_for(&self.config.default_log_config, configs).map_err(|e| {
+        let log_config = log_config_for(&self.default_log_config(), configs).map_err(|e| {
             StorageError::Corrupt {
                 path: PathBuf::from(name),
                 reason: e.to_string(),
@@ -381,7 +399,7 @@ impl LogManager {
                 "number of partitions must be between 1 and {MAX_PARTITIONS}, got {partitions}"
             )));
         }
-        log_config_for(&self.config.default_log_config, &configs)?;
+        log_config_for(&self.default_log_config(), &configs)?;
         let _admin = self.admin_lock();
         if self.topic(name).is_some() {
             return Err(TopicError::AlreadyExists(name.to_string()));
@@ -409,7 +427,7 @@ impl LogManager {
             name: name.into(),
             id,
             partitions: RwLock::new(logs),
-            configs,
+            configs: RwLock::new(configs),
         });
         self.topics
             .write()
@@ -468,7 +486,7 @@ impl LogManager {
             )));
         }
         for p in current..total {
-            let log = self.create_log(name, topic.id, p, &topic.configs, &[])?;
+            let log = self.create_log(name, topic.id, p, &topic.config_overrides(), &[])?;
             topic
                 .partitions
                 .write()
@@ -496,16 +514,20 @@ impl LogManager {
         map
     }
 
-    fn write_checkpoints(&self) -> Result<(), StorageError> {
+    /// Rewrites the recovery-point and log-start-offset checkpoints of every log dir.
+    pub(super) fn write_checkpoints(&self) -> Result<(), StorageError> {
         for (dir, logs) in self.logs_by_dir() {
-            let entries: Vec<_> = logs
-                .iter()
-                .map(|l| {
-                    let tp = l.topic_partition();
-                    (tp.topic.to_string(), tp.partition, l.recovery_point())
-                })
-                .collect();
+            let entry = |l: &Arc<Log>, offset: i64| {
+                let tp = l.topic_partition();
+                (tp.topic.to_string(), tp.partition, offset)
+            };
+            let entries: Vec<_> = logs.iter().map(|l| entry(l, l.recovery_point())).collect();
             write_checkpoint(&dir, &entries)?;
+            let starts: Vec<_> = logs
+                .iter()
+                .map(|l| entry(l, l.log_start_offset()))
+                .collect();
+            write_checkpoint_file(&dir, LOG_START_OFFSET_CHECKPOINT_FILE, &starts)?;
         }
         Ok(())
     }
@@ -555,3 +577,8 @@ impl LogManager {
 #[allow(clippy::unwrap_used)]
 #[path = "log_manager_tests.rs"]
 mod tests;
+
+// A child module so that config changes reach `Topic`'s overrides without widening them.
+#[path = "topic_config_change.rs"]
+mod topic_config_change;
+pub use topic_config_change::{apply_incremental, AlterConfigOp};

@@ -15,6 +15,8 @@
 //!   log.
 //! - [`log_manager`]: every partition of every topic, topic ids, the cluster id
 //!   (`meta.properties`) and the clean-shutdown marker.
+//! - [`retention`]: broker-wide retention passes and the delayed removal of `.deleted` files
+//!   (the per-partition part is `log_retention.rs`, an `impl Log` block).
 //! - [`topic_config`]: accepted topic config names, their checks and effect on [`LogConfig`].
 //! - [`dir_files`] / [`layout`]: `meta.properties`, `partition.metadata`, checkpoints, and
 //!   finding partition directories.
@@ -32,6 +34,7 @@ pub mod read_buf;
 pub mod record_batch;
 pub mod record_walk;
 pub mod recovery;
+pub mod retention;
 pub mod segment;
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
@@ -40,5 +43,5 @@ pub mod time_index;
 pub mod topic_config;
 
 pub use error::{AppendError, ReadError, StorageError};
-pub use log::{AppendInfo, FetchDataInfo, Log, LogConfig, TimestampType};
+pub use log::{AppendInfo, DeleteRecordsError, FetchDataInfo, Log, LogConfig, TimestampType};
 pub use log_manager::{LogManager, LogManagerConfig, Topic, TopicError, TopicPartition};

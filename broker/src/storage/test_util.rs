@@ -93,5 +93,9 @@ pub fn small_config() -> LogConfig {
         flush_messages: u64::MAX,
         flush_ms: i64::MAX,
         compact: false,
+        delete: true,
+        retention_ms: -1,
+        retention_bytes: -1,
+        file_delete_delay_ms: 60_000,
     }
 }

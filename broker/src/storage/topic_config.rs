@@ -10,15 +10,12 @@ use super::log_manager::TopicError;
 
 /// Accepted names that only need to be kept (no effect on storage yet), with their value check.
 const KEPT: &[(&str, Kind)] = &[
-    ("retention.ms", Kind::Long(-1)),
-    ("retention.bytes", Kind::Long(-1)),
     ("min.insync.replicas", Kind::Long(1)),
     ("compression.type", Kind::Compression),
     ("delete.retention.ms", Kind::Long(0)),
     ("min.cleanable.dirty.ratio", Kind::Ratio),
     ("min.compaction.lag.ms", Kind::Long(0)),
     ("max.compaction.lag.ms", Kind::Long(1)),
-    ("file.delete.delay.ms", Kind::Long(0)),
     ("message.timestamp.difference.max.ms", Kind::Long(0)),
     ("message.timestamp.before.max.ms", Kind::Long(0)),
     ("message.timestamp.after.max.ms", Kind::Long(0)),
@@ -96,16 +93,20 @@ fn apply(c: &mut LogConfig, key: &str, value: &str) -> Result<bool, TopicError> 
             }
         }
         "cleanup.policy" => {
-            let mut compact = false;
-            for p in value.split(',').map(str::trim) {
+            let (mut compact, mut delete) = (false, false);
+            for p in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
                 match p {
                     "compact" => compact = true,
-                    "delete" => {}
+                    "delete" => delete = true,
                     _ => return Err(bad(key, value, "must list delete and/or compact")),
                 }
             }
             c.compact = compact;
+            c.delete = delete;
         }
+        "retention.ms" => c.retention_ms = long(key, value, -1)?,
+        "retention.bytes" => c.retention_bytes = long(key, value, -1)?,
+        "file.delete.delay.ms" => c.file_delete_delay_ms = long(key, value, 0)?,
         "flush.messages" => c.flush_messages = long(key, value, 1)? as u64,
         "flush.ms" => c.flush_ms = long(key, value, 0)?,
         "index.interval.bytes" => c.index_interval_bytes = int(key, value, 0)? as u32,
@@ -113,6 +114,27 @@ fn apply(c: &mut LogConfig, key: &str, value: &str) -> Result<bool, TopicError> 
         _ => return Ok(false),
     }
     Ok(true)
+}
+
+/// Topic config names that change a partition's [`LogConfig`] (see `apply`).
+const APPLIED: &[&str] = &[
+    "segment.bytes",
+    "segment.ms",
+    "max.message.bytes",
+    "message.timestamp.type",
+    "cleanup.policy",
+    "retention.ms",
+    "retention.bytes",
+    "file.delete.delay.ms",
+    "flush.messages",
+    "flush.ms",
+    "index.interval.bytes",
+    "segment.index.bytes",
+];
+
+/// True when `key` is a topic config name this broker accepts.
+pub fn is_topic_config(key: &str) -> bool {
+    APPLIED.contains(&key) || KEPT.iter().any(|(k, _)| *k == key)
 }
 
 /// The partition config of a topic: `defaults` with `overrides` applied. Unknown names and bad
@@ -154,6 +176,10 @@ pub fn validate_configs(overrides: &BTreeMap<String, String>) -> Result<(), Topi
         flush_messages: u64::MAX,
         flush_ms: i64::MAX,
         compact: false,
+        delete: true,
+        retention_ms: -1,
+        retention_bytes: -1,
+        file_delete_delay_ms: 60_000,
     };
     log_config_for(&placeholder, overrides).map(drop)
 }
@@ -185,6 +211,10 @@ mod tests {
             flush_messages: 1,
             flush_ms: 1,
             compact: false,
+            delete: true,
+            retention_ms: -1,
+            retention_bytes: -1,
+            file_delete_delay_ms: 60_000,
         };
         let c = log_config_for(
             &base,

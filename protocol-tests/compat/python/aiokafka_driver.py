@@ -238,6 +238,30 @@ def versions():
     return {"aiokafka": aiokafka.__version__}
 
 
+async def delete_records(bootstrap, topic):
+    from aiokafka.admin.records_to_delete import RecordsToDelete
+    a = await admin(bootstrap)
+    try:
+        await a.create_topics([NewTopic(topic, 1, 1)])
+        records = [dict(r, partition=0) for r in common.expected_records("dr", count=50)]
+        await produce_all(bootstrap, topic, records)
+        tp = TopicPartition(topic, 0)
+        low = await a.delete_records({tp: RecordsToDelete(before_offset=20)})
+        check(low.get(tp) == 20, f"low watermark {low}")
+    finally:
+        await a.close()
+    c = await consumer(bootstrap)
+    try:
+        c.assign([tp])
+        earliest = (await c.beginning_offsets([tp]))[tp]
+        check(earliest == 20, f"ListOffsets earliest {earliest}, expected 20")
+        await c.seek_to_beginning(tp)
+        got = [m["offset"] for m in await drain(c, 30)]
+    finally:
+        await c.stop()
+    check(got[:1] == [20] and len(got) == 30, f"consumer from earliest got {got[:3]}...")
+
+
 #: aiokafka retries some errors forever (a group it cannot join): bound every scenario.
 SCENARIO_TIMEOUT_S = 45
 

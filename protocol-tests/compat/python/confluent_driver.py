@@ -218,6 +218,81 @@ def describe_configs(bootstrap, topic):
     check(cp is not None and cp.value == "delete" and cp.is_default, f"cleanup.policy {cp}")
 
 
+def alter_configs(bootstrap, topic):
+    from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ConfigSource
+    a = AdminClient({"bootstrap.servers": bootstrap})
+    a.create_topics([NewTopic(topic, 1, 1)])[topic].result(15)
+    res = ConfigResource(ResourceType.TOPIC, topic)
+
+    def alter(*entries):
+        r = ConfigResource(ResourceType.TOPIC, topic, incremental_configs=list(entries))
+        return a.incremental_alter_configs([r])[r].result(15)
+
+    def describe():
+        return a.describe_configs([res])[res].result(15)
+
+    common.retry(lambda: alter(
+        ConfigEntry("retention.ms", "7200000", incremental_operation=AlterConfigOpType.SET),
+        ConfigEntry("cleanup.policy", "compact", incremental_operation=AlterConfigOpType.APPEND)))
+    def after_set():
+        entries = describe()
+        rm, cp = entries["retention.ms"], entries["cleanup.policy"]
+        check(rm.value == "7200000" and rm.source == ConfigSource.DYNAMIC_TOPIC_CONFIG.value,
+              f"after SET: retention.ms {rm}")
+        check(sorted(cp.value.split(",")) == ["compact", "delete"]
+              and cp.source == ConfigSource.DYNAMIC_TOPIC_CONFIG.value, f"after APPEND: {cp}")
+
+    # Apache Kafka applies a change through its metadata log: DescribeConfigs may lag a little.
+    common.retry(after_set)
+    alter(ConfigEntry("retention.ms", None, incremental_operation=AlterConfigOpType.DELETE),
+          ConfigEntry("cleanup.policy", "compact", incremental_operation=AlterConfigOpType.SUBTRACT))
+    def after_delete():
+        entries = describe()
+        rm, cp = entries["retention.ms"], entries["cleanup.policy"]
+        check(rm.source != ConfigSource.DYNAMIC_TOPIC_CONFIG.value,
+              f"after DELETE: retention.ms {rm}")
+        check(cp.value == "delete", f"after SUBTRACT: cleanup.policy {cp}")
+
+    common.retry(after_delete)
+    try:
+        alter(ConfigEntry("retention.ms", "soon", incremental_operation=AlterConfigOpType.SET))
+        raise common.ScenarioFailed("an invalid retention.ms was accepted")
+    except confluent_kafka.KafkaException as e:
+        code = e.args[0].code()
+        check(code == KafkaError.INVALID_CONFIG, f"invalid value: error {e.args[0]}")
+
+
+def delete_records(bootstrap, topic):
+    from confluent_kafka.admin import OffsetSpec
+    a = AdminClient({"bootstrap.servers": bootstrap})
+    a.create_topics([NewTopic(topic, 1, 1)])[topic].result(15)
+    records = [dict(r, partition=0) for r in common.expected_records("dr", count=50)]
+    produce_all(producer(bootstrap), topic, records)
+    tp = TopicPartition(topic, 0, 20)
+    low = a.delete_records([tp])[tp].result(15)
+    check(low.low_watermark == 20, f"low watermark {low.low_watermark}, expected 20")
+    tp0 = TopicPartition(topic, 0)
+    earliest = a.list_offsets({tp0: OffsetSpec.earliest()})[tp0].result(15)
+    check(earliest.offset == 20, f"ListOffsets earliest {earliest.offset}, expected 20")
+    c = consumer(bootstrap, **{"auto.offset.reset": "earliest"})
+    try:
+        c.assign([TopicPartition(topic, 0, confluent_kafka.OFFSET_BEGINNING)])
+        got, deadline = [], time.monotonic() + common.CONSUME_TIMEOUT_S
+        while len(got) < 30 and time.monotonic() < deadline:
+            m = c.poll(0.5)
+            if m is not None and not m.error():
+                got.append(m.offset())
+    finally:
+        c.close()
+    check(got[:1] == [20] and len(got) == 30, f"consumer from earliest got offsets {got[:3]}...")
+    beyond = TopicPartition(topic, 0, 51)
+    try:
+        a.delete_records([beyond])[beyond].result(15)
+        raise common.ScenarioFailed("DeleteRecords beyond the high watermark was accepted")
+    except confluent_kafka.KafkaException as e:
+        check(e.args[0].code() == KafkaError.OFFSET_OUT_OF_RANGE, f"beyond: {e.args[0]}")
+
+
 def consumer_group(bootstrap, topic):
     records = common.expected_records("grp", count=90)
     produce_all(producer(bootstrap), topic, records)

@@ -190,6 +190,71 @@ def describe_configs(bootstrap, topic):
         a.close()
 
 
+def alter_configs(bootstrap, topic):
+    a = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        a.create_topics([NewTopic(topic, 1, 1)])
+        res = ConfigResourceType.TOPIC
+
+        def alter(configs, **kw):
+            r = a.alter_configs([ConfigResource(res, topic, configs=configs)], **kw)
+            return r["topic"][topic]
+
+        def entries():
+            return a.describe_configs([ConfigResource(res, topic)],
+                                      config_filter="all")["topic"][topic]
+
+        def expect(retention, policy, what):
+            def probe():
+                e = entries()
+                check(e["retention.ms"]["value"] == retention, f"{what}: {e['retention.ms']}")
+                check(e["cleanup.policy"]["value"] == policy, f"{what}: {e['cleanup.policy']}")
+            # Apache Kafka applies a change through its metadata log: describe may lag a little.
+            common.retry(probe)
+
+        common.retry(lambda: alter({"retention.ms": ("SET", "7200000"),
+                                    "cleanup.policy": ("APPEND", "compact")}))
+        expect("7200000", "delete,compact", "after SET/APPEND")
+        alter({"retention.ms": ("DELETE", None), "cleanup.policy": ("SUBTRACT", "compact")})
+        expect("604800000", "delete", "after DELETE/SUBTRACT")
+        # The legacy AlterConfigs replaces the whole set.
+        alter({"retention.ms": "3600000"}, incremental=False)
+        expect("3600000", "delete", "after AlterConfigs")
+        bad = None
+        try:
+            bad = alter({"retention.ms": ("SET", "soon")})
+        except kafka.errors.KafkaError as e:
+            bad = e
+        # The client reports a per-resource error as its text: "[Error 40] InvalidConfiguration...".
+        check("Error 40" in str(bad), f"invalid value: {bad!r}")
+    finally:
+        a.close()
+
+
+def delete_records(bootstrap, topic):
+    from kafka.admin import OffsetSpec
+    a = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        a.create_topics([NewTopic(topic, 1, 1)])
+        records = [dict(r, partition=0) for r in common.expected_records("dr", count=50)]
+        produce_all(producer(bootstrap), topic, records)
+        tp = TopicPartition(topic, 0)
+        common.retry(lambda: a.delete_records({tp: 20}))
+        earliest = a.list_partition_offsets({tp: OffsetSpec.EARLIEST})[tp].offset
+        check(earliest == 20, f"ListOffsets earliest {earliest}, expected 20")
+        c = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+                          auto_offset_reset="earliest")
+        try:
+            c.assign([tp])
+            c.seek_to_beginning(tp)
+            got = [m["offset"] for m in drain(c, 30)]
+        finally:
+            c.close()
+        check(got[:1] == [20] and len(got) == 30, f"consumer from earliest got {got[:3]}...")
+    finally:
+        a.close()
+
+
 def consumer_group(bootstrap, topic):
     produce_all(producer(bootstrap), topic, common.expected_records("grp", count=90))
     group = "compat-" + topic
