@@ -16,10 +16,12 @@
 //! - [`log_manager`]: every partition of every topic, topic ids, the cluster id
 //!   (`meta.properties`) and the clean-shutdown marker.
 //! - [`topic_config`]: accepted topic config names, their checks and effect on [`LogConfig`].
+//! - [`cleaner`]: the log cleaner (compaction of `cleanup.policy=compact` topics).
 //! - [`dir_files`] / [`layout`]: `meta.properties`, `partition.metadata`, checkpoints, and
 //!   finding partition directories.
 //! - [`error`]: the storage error types.
 
+pub mod cleaner;
 pub mod dir_files;
 pub mod error;
 pub mod index_file;
