@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+use crate::storage::cleaner::CleanerConfig;
 use crate::storage::{LogConfig, LogManagerConfig, TimestampType};
 
 /// Why the configuration could not be loaded.
@@ -131,6 +132,8 @@ pub struct BrokerConfig {
     /// STATIC_BROKER_CONFIG from a default, and to report keys such as `log.retention.ms` that
     /// this broker accepts without acting on.
     pub explicit: BTreeMap<String, String>,
+    /// `log.cleaner.*`: the log cleaner's threads, buffers and topic defaults.
+    pub log_cleaner: CleanerConfig,
 }
 
 impl Default for BrokerConfig {
@@ -159,6 +162,7 @@ impl Default for BrokerConfig {
             log_flush_interval_ms: i64::MAX,
             log_flush_scheduler_interval_ms: i64::MAX,
             explicit: BTreeMap::new(),
+            log_cleaner: CleanerConfig::default(),
         }
     }
 }
@@ -257,6 +261,7 @@ impl BrokerConfig {
             "log.flush.scheduler.interval.ms" => {
                 self.log_flush_scheduler_interval_ms = number(key, value, 1, i64::MAX)?;
             }
+            _ if key.starts_with("log.cleaner.") && self.apply_cleaner(key, value)? => {}
             _ if IGNORED_KEYS.contains(&key) => {
                 tracing::warn!(
                     key,
@@ -267,6 +272,36 @@ impl BrokerConfig {
             _ => return Err(ConfigError::UnknownKey(key.to_owned())),
         }
         Ok(())
+    }
+
+    /// Applies one `log.cleaner.*` key; false when the key is not one of them.
+    fn apply_cleaner(&mut self, key: &str, value: &str) -> Result<bool, ConfigError> {
+        let c = &mut self.log_cleaner;
+        match key {
+            "log.cleaner.enable" => c.enable = boolean(key, value)?,
+            "log.cleaner.threads" => c.threads = number(key, value, 0, 64)?,
+            "log.cleaner.dedupe.buffer.size" => {
+                c.dedupe_buffer_size = number(key, value, 1 << 20, i64::MAX as usize)?;
+            }
+            "log.cleaner.io.buffer.size" => {
+                c.io_buffer_size = number(key, value, 512, i32::MAX as usize)?
+            }
+            "log.cleaner.backoff.ms" => c.backoff_ms = number(key, value, 0, i64::MAX as u64)?,
+            "log.cleaner.min.cleanable.ratio" => {
+                c.defaults.min_cleanable_ratio = number(key, value, 0.0, 1.0)?;
+            }
+            "log.cleaner.delete.retention.ms" => {
+                c.defaults.delete_retention_ms = number(key, value, 0, i64::MAX)?;
+            }
+            "log.cleaner.min.compaction.lag.ms" => {
+                c.defaults.min_compaction_lag_ms = number(key, value, 0, i64::MAX)?;
+            }
+            "log.cleaner.max.compaction.lag.ms" => {
+                c.defaults.max_compaction_lag_ms = number(key, value, 1, i64::MAX)?;
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
     }
 
     /// Per-partition defaults derived from the broker settings.
@@ -601,5 +636,30 @@ mod tests {
             parse_override("novalue"),
             Err(ConfigError::BadOverride(_))
         ));
+    }
+
+    #[test]
+    fn log_cleaner_keys_have_kafka_defaults_and_parse() {
+        let c = BrokerConfig::from_pairs(pairs(&[])).unwrap();
+        assert!(c.log_cleaner.enable);
+        assert_eq!(c.log_cleaner.dedupe_buffer_size, 134_217_728);
+        assert_eq!(c.log_cleaner.io_buffer_size, 524_288);
+        assert_eq!(c.log_cleaner.backoff_ms, 15_000);
+        assert_eq!(c.log_cleaner.defaults.min_cleanable_ratio, 0.5);
+        assert_eq!(c.log_cleaner.defaults.delete_retention_ms, 86_400_000);
+        let c = BrokerConfig::from_pairs(pairs(&[
+            ("log.cleaner.enable", "false"),
+            ("log.cleaner.threads", "2"),
+            ("log.cleaner.min.cleanable.ratio", "0.1"),
+            ("log.cleaner.max.compaction.lag.ms", "1000"),
+        ]))
+        .unwrap();
+        assert!(!c.log_cleaner.enable);
+        assert_eq!(c.log_cleaner.threads, 2);
+        assert_eq!(c.log_cleaner.defaults.min_cleanable_ratio, 0.1);
+        assert_eq!(c.log_cleaner.defaults.max_compaction_lag_ms, 1000);
+        assert!(
+            BrokerConfig::from_pairs(pairs(&[("log.cleaner.min.cleanable.ratio", "2")])).is_err()
+        );
     }
 }
