@@ -176,7 +176,14 @@ pub fn compress(codec: Codec, data: &[u8]) -> Result<Vec<u8>, AppendError> {
             Ok(out)
         }
         Codec::Lz4 => {
-            let mut w = lz4::EncoderBuilder::new().build(Vec::new()).map_err(fail)?;
+            // Kafka's LZ4 reader accepts only independent blocks (and ignores content
+            // checksums): write what its own writer writes.
+            let mut w = lz4::EncoderBuilder::new()
+                .block_mode(lz4::BlockMode::Independent)
+                .block_size(lz4::BlockSize::Max64KB)
+                .checksum(lz4::ContentChecksum::NoChecksum)
+                .build(Vec::new())
+                .map_err(fail)?;
             w.write_all(data).map_err(fail)?;
             let (out, result) = w.finish();
             result.map_err(fail)?;

@@ -444,3 +444,87 @@ fn a_crash_after_any_swap_step_recovers_old_or_new() {
         assert!(leftovers.is_empty(), "'{name}' left {leftovers:?}");
     }
 }
+
+/// Throughput of one pass (MB/s of log read and rewritten). Run it with:
+/// `cargo test -p broker --release --lib cleaner_throughput -- --ignored --nocapture`
+/// (set `CLEANER_KEEP_DIR=/some/dir` to keep the cleaned partition for `kafka-dump-log`, and
+/// `CLEANER_MIXED_CODECS=1` to rotate the five codecs).
+#[test]
+#[ignore = "a measurement, not a check"]
+fn cleaner_throughput() {
+    let keep = std::env::var_os("CLEANER_KEEP_DIR").map(std::path::PathBuf::from);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = keep.unwrap_or_else(|| tmp.path().join("t-0"));
+    let cfg = crate::storage::log::LogConfig {
+        segment_bytes: 1 << 20,
+        segment_index_bytes: 1 << 20,
+        index_interval_bytes: 4096,
+        ..small_config()
+    };
+    let tp = TopicPartition {
+        topic: Arc::from("t"),
+        partition: 0,
+    };
+    let log = Log::open(&dir, tp, Uuid::nil(), cfg, true, 0).unwrap();
+    let value = "v".repeat(1000);
+    let (keys, total) = (2_000usize, 64 << 20);
+    let mut written = 0usize;
+    let mut i = 0usize;
+    let mixed = std::env::var_os("CLEANER_MIXED_CODECS").is_some();
+    let codecs = [
+        Compression::None,
+        Compression::Gzip,
+        Compression::Snappy,
+        Compression::Lz4,
+        Compression::Zstd,
+    ];
+    while written < total {
+        let recs: Vec<(String, Option<&str>)> = (0..10)
+            // Consecutive batches share 7 of their 10 keys: most batches are partly rewritten.
+            .map(|j| (format!("key-{}", (i * 3 + j) % keys), Some(value.as_str())))
+            .collect();
+        let refs: Vec<(&str, Option<&str>)> = recs.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+        let codec = if mixed {
+            codecs[i % codecs.len()]
+        } else {
+            Compression::None
+        };
+        let b = batch_of(&refs, 1_000, (-1, -1, -1), codec);
+        written += b.len();
+        log.append(b, 1_000).unwrap();
+        i += 1;
+    }
+    let end = log.closed_segments().last().unwrap().next_offset();
+    let start = std::time::Instant::now();
+    let big = PassLimits {
+        max_segment_bytes: 1 << 20,
+        dedupe_buffer_bytes: 128 << 20,
+        io_buffer_bytes: 512 << 10,
+        ..limits()
+    };
+    let stats = clean_log(&log, 0, end, &settings(), &big, 2_000).unwrap();
+    let secs = start.elapsed().as_secs_f64();
+    let mb = stats.bytes_read as f64 / 1e6;
+    println!(
+        "cleaned {mb:.1} MB into {:.1} MB in {secs:.2} s: {:.1} MB/s",
+        stats.bytes_written as f64 / 1e6,
+        mb / secs
+    );
+    assert_eq!(
+        read_all(&log).len(),
+        keys + (log.high_watermark() - end) as usize
+    );
+    log.close().unwrap();
+}
+
+/// Kafka's LZ4 reader refuses dependent blocks ("Dependent block stream is unsupported", seen
+/// with kafka-dump-log): the frame descriptor must set block independence.
+#[test]
+fn lz4_frames_use_independent_blocks() {
+    let out =
+        super::batch_filter::compress(crate::storage::record_batch::Codec::Lz4, &[7u8; 100_000])
+            .unwrap();
+    assert_eq!(&out[..4], &[0x04, 0x22, 0x4d, 0x18], "LZ4 frame magic");
+    assert_eq!(out[4] & 0xc0, 0x40, "frame version 1");
+    assert_ne!(out[4] & 0x20, 0, "block independence");
+}
