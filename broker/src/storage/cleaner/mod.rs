@@ -50,7 +50,7 @@ pub enum CleanerError {
 pub struct CleanerConfig {
     /// `log.cleaner.enable` (true).
     pub enable: bool,
-    /// `log.cleaner.threads` (1).
+    /// `log.cleaner.threads` (1; 0 runs no cleaner thread).
     pub threads: usize,
     /// `log.cleaner.dedupe.buffer.size` (128 MiB), shared by all threads.
     pub dedupe_buffer_size: usize,
@@ -135,7 +135,7 @@ impl LogCleaner {
         });
         let mut threads = Vec::new();
         if shared.config.enable {
-            for i in 0..shared.config.threads.max(1) {
+            for i in 0..shared.config.threads {
                 let s = Arc::clone(&shared);
                 let spawned = std::thread::Builder::new()
                     .name(format!("log-cleaner-{i}"))
@@ -205,7 +205,13 @@ impl Shared {
             .iter()
             .find(|(d, _)| *d == dir)
             .and_then(|(_, c)| c.get(&key).copied());
-        saved.unwrap_or(0).max(log.log_start_offset())
+        let start = log.log_start_offset();
+        match saved {
+            // Past the log's end: a stale entry (the topic was recreated); start over.
+            Some(o) if o > log.high_watermark() => start,
+            Some(o) => o.max(start),
+            None => start,
+        }
     }
 
     fn save_checkpoint(&self, log: &Log, offset: i64) {
