@@ -38,7 +38,9 @@ fn corrupt(msg: impl Into<String>) -> AppendError {
 
 /// A cursor over a decompressed payload.
 struct Cursor<'a> {
+    /// The decompressed payload.
     buf: &'a [u8],
+    /// Read position.
     pos: usize,
 }
 

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use super::super::error::StorageError;
 use super::super::log::Log;
-use super::super::record_batch::BatchHeader;
+use super::super::record_batch::{BatchHeader, HEADER_LEN};
 use super::super::segment::{file_stem, LogSegment};
 use super::batch_filter::{filter_batch, parse_records, Filtered};
 use super::offset_map::OffsetMap;
@@ -92,7 +92,7 @@ fn build_map(
             }
             if !h.is_control() && !h.is_transactional() {
                 let codec = h.codec().ok_or(CleanerError::Corrupt("unknown codec"))?;
-                let payload = super::batch_filter::decompress(codec, &batch[61..], cap)?;
+                let payload = super::batch_filter::decompress(codec, &batch[HEADER_LEN..], cap)?;
                 for r in parse_records(&payload, h.record_count())? {
                     let offset = h.base_offset() + i64::from(r.offset_delta);
                     if offset < from || offset >= until {
@@ -142,12 +142,17 @@ pub fn group_segments(segments: &[Arc<LogSegment>], max_bytes: u64) -> Vec<Vec<A
 
 /// Per-pass decisions the record filter needs.
 struct Retention<'a> {
+    /// The latest offset of each key in the dirty section.
     map: &'a OffsetMap,
     /// Tombstones in batches ending below this offset were cleaned past by an earlier pass.
     cleaned_before: i64,
+    /// The pass's clock.
     now_ms: i64,
+    /// `delete.retention.ms`.
     delete_retention_ms: i64,
+    /// Producer id → last offset of its newest batch.
     producer_last: &'a HashMap<i64, i64>,
+    /// Cap on a batch's decompressed size.
     cap: usize,
 }
 
@@ -181,8 +186,7 @@ fn clean_batch(batch: &[u8], r: &Retention<'_>, out: &mut impl Write) -> Result<
         Filtered::Empty if r.producer_last.get(&h.producer_id()) == Some(&h.last_offset()) => batch,
         Filtered::Empty => return Ok(0),
     };
-    out.write_all(bytes)
-        .map_err(|e| CleanerError::Storage(io_err("write", Path::new("cleaned"), e)))?;
+    out.write_all(bytes)?;
     Ok(bytes.len() as u64)
 }
 
@@ -207,17 +211,25 @@ fn write_cleaned(
     let file = File::create(&path).map_err(|e| io_err("create", &path, e))?;
     let mut out = BufWriter::with_capacity(io_buffer.max(4096), file);
     let (mut read, mut written) = (0u64, 0u64);
-    for seg in group {
-        read += seg.size();
-        for_each_batch(seg, |batch| {
-            written += clean_batch(batch, r, &mut out)?;
-            Ok(true)
-        })?;
+    let write_all = || -> Result<(), CleanerError> {
+        for seg in group {
+            read += seg.size();
+            for_each_batch(seg, |batch| {
+                written += clean_batch(batch, r, &mut out)?;
+                Ok(true)
+            })?;
+        }
+        let file = out
+            .into_inner()
+            .map_err(|e| io_err("write", &path, e.into_error()))?;
+        file.sync_all().map_err(|e| io_err("fsync", &path, e))?;
+        Ok(())
+    };
+    if let Err(e) = write_all() {
+        // Never leave a half-written file behind (recovery would also remove it).
+        let _ = std::fs::remove_file(&path);
+        return Err(e);
     }
-    let file = out
-        .into_inner()
-        .map_err(|e| io_err("write", &path, e.into_error()))?;
-    file.sync_all().map_err(|e| io_err("fsync", &path, e))?;
     Ok((path, read, written))
 }
 

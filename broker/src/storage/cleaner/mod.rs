@@ -43,6 +43,9 @@ pub enum CleanerError {
     /// A stored batch is malformed.
     #[error("corrupt batch: {0}")]
     Corrupt(&'static str),
+    /// Writing a cleaned segment failed.
+    #[error("writing a cleaned segment: {0}")]
+    Write(#[from] std::io::Error),
 }
 
 /// The broker's `log.cleaner.*` settings (Kafka's names and defaults).
@@ -85,8 +88,11 @@ impl Default for CleanerConfig {
 
 /// State shared by the cleaner threads.
 struct Shared {
+    /// Every topic; read each pass, so new topics and config overrides are seen.
     manager: Arc<LogManager>,
+    /// The broker's `log.cleaner.*` settings.
     config: CleanerConfig,
+    /// The broker clock (ms since the epoch).
     clock: fn() -> i64,
     /// First dirty offsets by log dir; also serialises checkpoint writes. A std mutex: held for
     /// map updates and one small file write, never across `.await` (these are plain threads).
@@ -95,6 +101,7 @@ struct Shared {
     busy: Mutex<(HashSet<TopicPartition>, HashSet<TopicPartition>)>,
     /// Set at shutdown; the condvar wakes sleeping threads.
     stopping: Mutex<bool>,
+    /// Wakes sleeping threads at shutdown.
     wake: Condvar,
 }
 
@@ -108,7 +115,9 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 ///
 /// Thread-safety: `Send + Sync`; a partition is cleaned by at most one thread at a time.
 pub struct LogCleaner {
+    /// State shared with the threads.
     shared: Arc<Shared>,
+    /// The running threads, joined at shutdown.
     threads: Vec<JoinHandle<()>>,
 }
 
@@ -166,8 +175,11 @@ impl LogCleaner {
 
 /// A candidate log and how dirty it is.
 struct Candidate {
+    /// The log.
     log: Arc<Log>,
+    /// Its topic's settings for this pass.
     settings: CleaningSettings,
+    /// What the pass may clean.
     cleanable: Cleanable,
 }
 
