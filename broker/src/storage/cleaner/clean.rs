@@ -141,23 +141,27 @@ pub fn group_segments(segments: &[Arc<LogSegment>], max_bytes: u64) -> Vec<Vec<A
 }
 
 /// Per-pass decisions the record filter needs.
-struct Retention<'a> {
+pub(super) struct Retention<'a> {
     /// The latest offset of each key in the dirty section.
-    map: &'a OffsetMap,
+    pub(super) map: &'a OffsetMap,
     /// Tombstones in batches ending below this offset were cleaned past by an earlier pass.
-    cleaned_before: i64,
+    pub(super) cleaned_before: i64,
     /// The pass's clock.
-    now_ms: i64,
+    pub(super) now_ms: i64,
     /// `delete.retention.ms`.
-    delete_retention_ms: i64,
+    pub(super) delete_retention_ms: i64,
     /// Producer id → last offset of its newest batch.
-    producer_last: &'a HashMap<i64, i64>,
+    pub(super) producer_last: &'a HashMap<i64, i64>,
     /// Cap on a batch's decompressed size.
-    cap: usize,
+    pub(super) cap: usize,
 }
 
 /// Rewrites one batch into `out`, returning the bytes written.
-fn clean_batch(batch: &[u8], r: &Retention<'_>, out: &mut impl Write) -> Result<u64, CleanerError> {
+pub(super) fn clean_batch(
+    batch: &[u8],
+    r: &Retention<'_>,
+    out: &mut impl Write,
+) -> Result<u64, CleanerError> {
     let Some(h) = BatchHeader::new(batch) else {
         return Ok(0);
     };

@@ -607,3 +607,57 @@ fn a_superseded_newest_producer_batch_is_kept_for_its_sequence() {
     let next = batch_of(&[("k0", Some("q"))], 2_000, (9, 0, 2), Compression::None);
     log.append(next, 2_000).unwrap();
 }
+
+/// Transactional and control batches are copied whole, whatever the map says of their keys.
+#[test]
+fn transactional_and_control_batches_are_left_alone() {
+    use super::clean::{clean_batch, Retention};
+    use super::offset_map::OffsetMap;
+    let mut map = OffsetMap::new(1 << 20);
+    map.put(b"k", 1_000);
+    let producers = std::collections::HashMap::new();
+    let r = Retention {
+        map: &map,
+        cleaned_before: i64::MAX,
+        now_ms: i64::MAX,
+        delete_retention_ms: 0,
+        producer_last: &producers,
+        cap: 1 << 20,
+    };
+    for (transactional, control) in [(true, false), (true, true)] {
+        let rec = Record {
+            transactional,
+            control,
+            delete_horizon: false,
+            partition_leader_epoch: 0,
+            producer_id: 5,
+            producer_epoch: 0,
+            timestamp_type: KTs::Creation,
+            offset: 0,
+            sequence: 0,
+            timestamp: 1,
+            key: Some(Bytes::from_static(b"k")),
+            value: None,
+            headers: Default::default(),
+        };
+        let mut buf = BytesMut::new();
+        let opts = RecordEncodeOptions {
+            version: 2,
+            compression: Compression::None,
+        };
+        RecordBatchEncoder::encode(&mut buf, &[rec], &opts).unwrap();
+        let h = BatchHeader::new(&buf).unwrap();
+        assert_eq!(
+            (h.is_transactional(), h.is_control()),
+            (transactional, control)
+        );
+        let mut out = Vec::new();
+        clean_batch(&buf, &r, &mut out).unwrap();
+        assert_eq!(&out[..], &buf[..], "kept byte for byte");
+    }
+    // The same record in a plain batch is superseded and goes.
+    let plain = batch_of(&[("k", None)], 1, (-1, -1, -1), Compression::None);
+    let mut out = Vec::new();
+    clean_batch(&plain, &r, &mut out).unwrap();
+    assert!(out.is_empty());
+}
