@@ -5,7 +5,10 @@
 //! batch that keeps the original base offset, base timestamp, partition leader epoch, attributes
 //! (codec included) and producer id / epoch / base sequence, with a new record count,
 //! lastOffsetDelta (the last survivor's delta), max timestamp and CRC-32C. Record bytes are
-//! copied verbatim: their offset and timestamp deltas stay relative to the unchanged base.
+//! copied verbatim: their offset and timestamp deltas stay relative to the unchanged base. The
+//! one exception is KIP-534's delete horizon: a batch that keeps a tombstone and has no horizon
+//! yet gets one as its base timestamp (attribute bit 6), its records' timestamp deltas
+//! re-expressed against it.
 //!
 //! Thread-safety: stateless functions over borrowed bytes.
 
@@ -26,6 +29,10 @@ pub struct RecordView {
     pub offset_delta: i32,
     /// Timestamp relative to the batch's base timestamp.
     pub timestamp_delta: i64,
+    /// The record's attributes byte.
+    pub attributes: u8,
+    /// Where the fields after the timestamp delta (offset delta onwards) start.
+    pub after_timestamp: usize,
     /// The key's bytes in the payload, `None` for a null key.
     pub key: Option<(usize, usize)>,
     /// True for a tombstone (null value).
@@ -104,8 +111,9 @@ pub fn parse_records(payload: &[u8], count: i32) -> Result<Vec<RecordView>, Appe
             .checked_add(len)
             .filter(|e| *e <= payload.len())
             .ok_or_else(|| corrupt("record past the payload"))?;
-        let _attributes = c.byte()?;
+        let attributes = c.byte()?;
         let timestamp_delta = c.varlong()?;
+        let after_timestamp = c.pos;
         let offset_delta = c.varint()?;
         let key = c.field()?;
         let tombstone = c.field()?.is_none();
@@ -115,6 +123,8 @@ pub fn parse_records(payload: &[u8], count: i32) -> Result<Vec<RecordView>, Appe
             end,
             offset_delta,
             timestamp_delta,
+            attributes,
+            after_timestamp,
             key,
             tombstone,
         });
@@ -206,11 +216,44 @@ pub enum Filtered {
     Empty,
 }
 
+/// Attribute bit 6: the base timestamp holds the batch's delete horizon (KIP-534).
+const DELETE_HORIZON_BIT: i16 = 0x40;
+
+/// The delete horizon a cleaner wrote into the batch, if any: once the clock passes it, the
+/// batch's tombstones may be removed.
+pub fn delete_horizon(h: &BatchHeader<'_>) -> Option<i64> {
+    (h.attributes() & DELETE_HORIZON_BIT != 0).then(|| h.base_timestamp())
+}
+
+fn put_varlong(out: &mut Vec<u8>, v: i64) {
+    let mut raw = ((v << 1) ^ (v >> 63)) as u64;
+    while raw >= 0x80 {
+        out.push((raw as u8) | 0x80);
+        raw >>= 7;
+    }
+    out.push(raw as u8);
+}
+
+/// Copies a record with its timestamp delta re-expressed against `new_base`.
+fn rebase_record(out: &mut Vec<u8>, payload: &[u8], r: &RecordView, old_base: i64, new_base: i64) {
+    let timestamp = old_base.saturating_add(r.timestamp_delta);
+    let mut body = Vec::with_capacity(r.end - r.start + 10);
+    body.push(r.attributes);
+    put_varlong(&mut body, timestamp.saturating_sub(new_base));
+    body.extend_from_slice(&payload[r.after_timestamp..r.end]);
+    put_varlong(out, body.len() as i64);
+    out.extend_from_slice(&body);
+}
+
 /// Keeps the records of `batch` for which `keep` (given the record and the decompressed
-/// payload) returns true. `cap` bounds decompression.
+/// payload) returns true. `cap` bounds decompression. When `set_horizon` is given and a kept
+/// record is a tombstone in a batch without a delete horizon, the batch is rewritten with that
+/// horizon as its base timestamp (delete-horizon attribute set, record timestamp deltas
+/// re-expressed), as Kafka's cleaner does on its first pass over a tombstone.
 pub fn filter_batch(
     batch: &[u8],
     cap: usize,
+    set_horizon: Option<i64>,
     mut keep: impl FnMut(&RecordView, &[u8]) -> bool,
 ) -> Result<Filtered, AppendError> {
     let h = check_header(batch)?;
@@ -220,7 +263,9 @@ pub fn filter_batch(
     let payload = decompress(codec, &batch[HEADER_LEN..], cap)?;
     let records = parse_records(&payload, h.record_count())?;
     let survivors: Vec<&RecordView> = records.iter().filter(|r| keep(r, &payload)).collect();
-    if survivors.len() == records.len() {
+    let horizon = set_horizon
+        .filter(|_| delete_horizon(&h).is_none() && survivors.iter().any(|r| r.tombstone));
+    if survivors.len() == records.len() && horizon.is_none() {
         return Ok(Filtered::Unchanged);
     }
     let Some(last) = survivors.last() else {
@@ -228,7 +273,10 @@ pub fn filter_batch(
     };
     let mut kept = Vec::with_capacity(payload.len());
     for r in &survivors {
-        kept.extend_from_slice(&payload[r.start..r.end]);
+        match horizon {
+            Some(new_base) => rebase_record(&mut kept, &payload, r, h.base_timestamp(), new_base),
+            None => kept.extend_from_slice(&payload[r.start..r.end]),
+        }
     }
     let body = compress(codec, &kept)?;
     let max_timestamp = if h.is_log_append_time() {
@@ -240,13 +288,15 @@ pub fn filter_batch(
             .max()
             .unwrap_or(h.max_timestamp())
     };
-    Ok(Filtered::Rewritten(build(
-        &h,
-        &body,
-        last.offset_delta,
-        survivors.len(),
-        max_timestamp,
-    )?))
+    let mut out = build(&h, &body, last.offset_delta, survivors.len(), max_timestamp)?;
+    if let Some(new_base) = horizon {
+        let attributes = h.attributes() | DELETE_HORIZON_BIT;
+        out[21..23].copy_from_slice(&attributes.to_be_bytes());
+        out[27..35].copy_from_slice(&new_base.to_be_bytes());
+        let crc = compute_crc(&out);
+        out[17..21].copy_from_slice(&crc.to_be_bytes());
+    }
+    Ok(Filtered::Rewritten(out))
 }
 
 /// A new batch: `h`'s header with the given counts, max timestamp and payload; CRC recomputed.

@@ -16,7 +16,7 @@ use super::super::error::StorageError;
 use super::super::log::Log;
 use super::super::record_batch::{BatchHeader, HEADER_LEN};
 use super::super::segment::{file_stem, LogSegment};
-use super::batch_filter::{filter_batch, parse_records, Filtered};
+use super::batch_filter::{delete_horizon, filter_batch, parse_records, Filtered};
 use super::offset_map::OffsetMap;
 use super::policy::CleaningSettings;
 use super::CleanerError;
@@ -144,8 +144,6 @@ pub fn group_segments(segments: &[Arc<LogSegment>], max_bytes: u64) -> Vec<Vec<A
 pub(super) struct Retention<'a> {
     /// The latest offset of each key in the dirty section.
     pub(super) map: &'a OffsetMap,
-    /// Tombstones in batches ending below this offset were cleaned past by an earlier pass.
-    pub(super) cleaned_before: i64,
     /// The pass's clock.
     pub(super) now_ms: i64,
     /// `delete.retention.ms`.
@@ -170,10 +168,12 @@ pub(super) fn clean_batch(
     let filtered = if h.is_control() || h.is_transactional() {
         Filtered::Unchanged
     } else {
-        let drop_tombstones = h.last_offset() < r.cleaned_before
-            && r.now_ms.saturating_sub(h.max_timestamp()) > r.delete_retention_ms;
+        // KIP-534: the first pass over a tombstone stamps its batch with a delete horizon;
+        // a pass after the horizon removes it.
+        let drop_tombstones = delete_horizon(&h).is_some_and(|t| r.now_ms > t);
+        let set_horizon = r.now_ms.saturating_add(r.delete_retention_ms);
         let base = h.base_offset();
-        filter_batch(batch, r.cap, |rec, payload| {
+        filter_batch(batch, r.cap, Some(set_horizon), |rec, payload| {
             let Some((s, e)) = rec.key else {
                 return false;
             };
@@ -261,7 +261,6 @@ pub fn clean_log(
     let producer_last = log.producer_last_offsets();
     let retention = Retention {
         map: &map,
-        cleaned_before: first_dirty,
         now_ms,
         delete_retention_ms: settings.delete_retention_ms,
         producer_last: &producer_last,

@@ -135,7 +135,7 @@ fn rewrite_keeps_latest_offsets_producer_metadata_and_crc() {
             c,
         );
         // Keep offsets 1 and 2 only.
-        let out = filter_batch(&b, 1 << 20, |r, _| {
+        let out = filter_batch(&b, 1 << 20, None, |r, _| {
             r.offset_delta == 1 || r.offset_delta == 2
         })
         .unwrap();
@@ -163,11 +163,11 @@ fn rewrite_keeps_latest_offsets_producer_metadata_and_crc() {
     }
     let b = batch_of(&[("a", Some("1"))], 0, (-1, -1, -1), Compression::None);
     assert_eq!(
-        filter_batch(&b, 1 << 20, |_, _| true).unwrap(),
+        filter_batch(&b, 1 << 20, None, |_, _| true).unwrap(),
         Filtered::Unchanged
     );
     assert_eq!(
-        filter_batch(&b, 1 << 20, |_, _| false).unwrap(),
+        filter_batch(&b, 1 << 20, None, |_, _| false).unwrap(),
         Filtered::Empty
     );
 }
@@ -278,6 +278,10 @@ fn tombstones_stay_until_delete_retention_after_a_pass() {
     let t = tomb(&log);
     assert_eq!(t.len(), 1, "only the tombstone is left: {t:?}");
     assert_eq!(t[0].2, None);
+    if let Some(keep) = std::env::var_os("CLEANER_KEEP_DIR") {
+        // For a manual kafka-dump-log check of a delete-horizon batch.
+        copy_dir(dir.path(), Path::new(&keep));
+    }
     // A later pass, within delete.retention.ms of the tombstone's time: kept.
     fill(&log, 30, 1_600);
     let end3 = log.closed_segments().last().unwrap().next_offset();
@@ -618,7 +622,6 @@ fn transactional_and_control_batches_are_left_alone() {
     let producers = std::collections::HashMap::new();
     let r = Retention {
         map: &map,
-        cleaned_before: i64::MAX,
         now_ms: i64::MAX,
         delete_retention_ms: 0,
         producer_last: &producers,
@@ -660,4 +663,39 @@ fn transactional_and_control_batches_are_left_alone() {
     let mut out = Vec::new();
     clean_batch(&plain, &r, &mut out).unwrap();
     assert!(out.is_empty());
+}
+
+/// The first pass over a tombstone stamps its batch with a delete horizon (KIP-534): attribute
+/// bit 6 set, the horizon as base timestamp, record timestamps unchanged for readers.
+#[test]
+fn first_pass_over_a_tombstone_sets_the_delete_horizon() {
+    for c in [Compression::None, Compression::Zstd] {
+        let b = batch_of(&[("a", Some("1")), ("b", None)], 1_000, (3, 0, 0), c);
+        let Filtered::Rewritten(nb) = filter_batch(&b, 1 << 20, Some(50_000), |_, _| true).unwrap()
+        else {
+            panic!("a batch with a tombstone and no horizon is rewritten")
+        };
+        let h = check_header(&nb).expect("valid CRC");
+        assert_eq!(super::batch_filter::delete_horizon(&h), Some(50_000));
+        assert_eq!(h.max_timestamp(), 1_001);
+        assert_eq!(
+            (h.record_count(), h.last_offset_delta(), h.producer_id()),
+            (2, 1, 3)
+        );
+        let mut bytes = Bytes::from(nb.clone());
+        let sets = RecordBatchDecoder::decode_all(&mut bytes).unwrap();
+        let ts: Vec<i64> = sets[0].records.iter().map(|r| r.timestamp).collect();
+        assert_eq!(
+            ts,
+            vec![1_000, 1_001],
+            "record timestamps survive the new base"
+        );
+        assert_eq!(decode(&nb), decode(&b));
+        // A later pass does not move the horizon.
+        let again = filter_batch(&nb, 1 << 20, Some(90_000), |_, _| true).unwrap();
+        assert_eq!(again, Filtered::Unchanged);
+    }
+    let plain = batch_of(&[("a", Some("1"))], 1_000, (-1, -1, -1), Compression::None);
+    let out = filter_batch(&plain, 1 << 20, Some(50_000), |_, _| true).unwrap();
+    assert_eq!(out, Filtered::Unchanged, "no tombstone, no horizon");
 }
