@@ -310,7 +310,11 @@ impl Shared {
                 drop(busy);
                 self.save_checkpoint(&cand.log, stats.cleaned_up_to);
                 tracing::info!(partition = %tp, ?stats, "cleaned");
-                Some((tp, stats))
+                // A pass that moved nothing (the log changed under it, or unreadable batches)
+                // must not be retried at once: the caller then backs off.
+                let progressed =
+                    stats.cleaned_up_to > c.first_dirty_offset || stats.segments_replaced > 0;
+                progressed.then_some((tp, stats))
             }
             Err(e) => {
                 tracing::error!(partition = %tp, error = %e, "cleaning failed; skipping this log");

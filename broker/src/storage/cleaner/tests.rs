@@ -699,3 +699,42 @@ fn first_pass_over_a_tombstone_sets_the_delete_horizon() {
     let out = filter_batch(&plain, 1 << 20, Some(50_000), |_, _| true).unwrap();
     assert_eq!(out, Filtered::Unchanged, "no tombstone, no horizon");
 }
+
+/// The scheduler cleans only compacted topics, picks them by dirty ratio, writes Kafka's
+/// checkpoint and then has nothing left to do.
+#[test]
+fn scheduler_cleans_compacted_topics_and_checkpoints() {
+    use super::{CleanerConfig, LogCleaner};
+    use crate::storage::log_manager::{LogManager, LogManagerConfig};
+    let dir = tempfile::tempdir().unwrap();
+    let manager = Arc::new(
+        LogManager::open(LogManagerConfig {
+            log_dirs: vec![dir.path().to_path_buf()],
+            node_id: 1,
+            default_log_config: small_config(),
+        })
+        .unwrap(),
+    );
+    let compacted: std::collections::BTreeMap<String, String> =
+        [("cleanup.policy".to_string(), "compact".to_string())].into();
+    let c = manager.create_topic("c", 1, compacted).unwrap();
+    let d = manager.create_topic("d", 1, Default::default()).unwrap();
+    fill(&c.partition(0).unwrap(), 40, 1_000);
+    fill(&d.partition(0).unwrap(), 40, 1_000);
+    let config = CleanerConfig {
+        enable: false,
+        ..CleanerConfig::default()
+    };
+    let cleaner = LogCleaner::start(Arc::clone(&manager), config, || 10_000);
+    let (tp, stats) = cleaner.clean_once().expect("the compacted topic is dirty");
+    assert_eq!(&*tp.topic, "c");
+    assert!(stats.bytes_written < stats.bytes_read);
+    assert!(
+        cleaner.clean_once().is_none(),
+        "nothing dirty is left; 'd' is not compacted"
+    );
+    let text = std::fs::read_to_string(dir.path().join("cleaner-offset-checkpoint")).unwrap();
+    assert_eq!(text, format!("0\n1\nc 0 {}\n", stats.cleaned_up_to));
+    assert_eq!(read_all(&d.partition(0).unwrap()).len(), 200);
+    cleaner.shutdown();
+}
