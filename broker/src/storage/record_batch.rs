@@ -284,10 +284,17 @@ pub fn validate_batch(
             !contiguous
         },
     )?;
-    if !contiguous || i64::from(h.last_offset_delta()) != i64::from(h.record_count()) - 1 {
+    if !contiguous {
         return Err(AppendError::InvalidRecord(
-            "offset deltas must run 0, 1, 2... up to lastOffsetDelta".into(),
+            "record offset deltas must run 0, 1, 2...".into(),
         ));
+    }
+    if i64::from(h.last_offset_delta()) != i64::from(h.record_count()) - 1 {
+        return Err(AppendError::Corrupt(format!(
+            "record count {} does not match lastOffsetDelta {}",
+            h.record_count(),
+            h.last_offset_delta()
+        )));
     }
     Ok(ValidatedBatch {
         record_count: h.record_count(),
