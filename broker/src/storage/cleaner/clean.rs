@@ -247,6 +247,20 @@ pub fn clean_log(
     limits: &PassLimits,
     now_ms: i64,
 ) -> Result<PassStats, CleanerError> {
+    clean_log_until_stopped(log, first_dirty, until, settings, limits, now_ms, &|| false)
+}
+
+/// [`clean_log`] that checks `stop` between groups (broker shutdown); a stopped pass keeps the
+/// groups already swapped and leaves the checkpoint where it was (re-cleaning is harmless).
+pub fn clean_log_until_stopped(
+    log: &Log,
+    first_dirty: i64,
+    until: i64,
+    settings: &CleaningSettings,
+    limits: &PassLimits,
+    now_ms: i64,
+    stop: &dyn Fn() -> bool,
+) -> Result<PassStats, CleanerError> {
     let closed = log.closed_segments();
     let mut map = OffsetMap::new(limits.dedupe_buffer_bytes);
     let cap = limits.max_decompressed_bytes;
@@ -272,6 +286,10 @@ pub fn clean_log(
         .collect();
     let dir = log.dir();
     for group in group_segments(&to_clean, limits.max_segment_bytes) {
+        if stop() {
+            stats.cleaned_up_to = first_dirty;
+            return Ok(stats);
+        }
         let base = group[0].base_offset();
         let (path, read, written) =
             write_cleaned(&dir, &group, &retention, limits.io_buffer_bytes)?;

@@ -28,7 +28,7 @@ use super::error::{AppendError, StorageError};
 use super::log::Log;
 use super::log_manager::{LogManager, TopicPartition};
 use checkpoint::CleanerCheckpoint;
-use clean::{clean_log, PassLimits, PassStats};
+use clean::{clean_log_until_stopped, PassLimits, PassStats};
 use policy::{cleanable, Cleanable, CleaningSettings, SegmentFacts};
 
 /// Why a pass failed. The log is then skipped until the broker restarts.
@@ -295,13 +295,14 @@ impl Shared {
             max_segment_bytes: cand.log.config().segment_bytes,
         };
         let c = cand.cleanable;
-        let result = clean_log(
+        let result = clean_log_until_stopped(
             &cand.log,
             c.first_dirty_offset,
             c.first_uncleanable_offset,
             &cand.settings,
             &limits,
             now,
+            &|| *lock(&self.stopping),
         );
         let mut busy = lock(&self.busy);
         busy.0.remove(&tp);

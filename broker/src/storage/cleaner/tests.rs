@@ -738,3 +738,20 @@ fn scheduler_cleans_compacted_topics_and_checkpoints() {
     assert_eq!(read_all(&d.partition(0).unwrap()).len(), 200);
     cleaner.shutdown();
 }
+
+/// A pass stopped by shutdown replaces nothing further and does not advance the checkpoint.
+#[test]
+fn a_stopped_pass_leaves_the_log_and_checkpoint_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path(), true);
+    fill(&log, 40, 1_000);
+    let before = read_all(&log);
+    let end = log.closed_segments().last().unwrap().next_offset();
+    let stats =
+        super::clean::clean_log_until_stopped(&log, 0, end, &settings(), &limits(), 2_000, &|| {
+            true
+        })
+        .unwrap();
+    assert_eq!((stats.cleaned_up_to, stats.segments_replaced), (0, 0));
+    assert_eq!(read_all(&log), before);
+}
