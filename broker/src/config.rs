@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use crate::group::GroupConfig;
+use crate::storage::cleaner::CleanerConfig;
 use crate::storage::{LogConfig, LogManagerConfig, TimestampType};
 
 /// Why the configuration could not be loaded.
@@ -143,6 +144,8 @@ pub struct BrokerConfig {
     /// `offsets.topic.num.partitions` (default 50): partitions of `__consumer_offsets` when it
     /// is created (an existing topic keeps its count).
     pub offsets_topic_num_partitions: i32,
+    /// `log.cleaner.*`: the log cleaner's threads, buffers and topic defaults.
+    pub log_cleaner: CleanerConfig,
 }
 
 impl Default for BrokerConfig {
@@ -178,6 +181,7 @@ impl Default for BrokerConfig {
             explicit: BTreeMap::new(),
             group: GroupConfig::default(),
             offsets_topic_num_partitions: 50,
+            log_cleaner: CleanerConfig::default(),
         }
     }
 }
@@ -324,7 +328,8 @@ impl BrokerConfig {
                 self.log_segment_delete_delay_ms = number(key, value, 0, i64::MAX)?;
             }
             "log.cleanup.policy" => self.log_cleanup_policy = cleanup_policy(key, value)?,
-            // The log cleaner's tuning keys are Kafka's; accepted as ignorable settings.
+            _ if key.starts_with("log.cleaner.") && self.apply_cleaner(key, value)? => {}
+            // Other `log.cleaner.*` keys are Kafka's; accepted as ignorable settings.
             _ if IGNORED_KEYS.contains(&key) || key.starts_with("log.cleaner.") => {
                 tracing::warn!(
                     key,
@@ -351,6 +356,36 @@ impl BrokerConfig {
         }
         c.explicit = all;
         Ok(c)
+    }
+
+    /// Applies one `log.cleaner.*` key; false when the key is not one of them.
+    fn apply_cleaner(&mut self, key: &str, value: &str) -> Result<bool, ConfigError> {
+        let c = &mut self.log_cleaner;
+        match key {
+            "log.cleaner.enable" => c.enable = boolean(key, value)?,
+            "log.cleaner.threads" => c.threads = number(key, value, 0, 64)?,
+            "log.cleaner.dedupe.buffer.size" => {
+                c.dedupe_buffer_size = number(key, value, 1 << 20, i64::MAX as usize)?;
+            }
+            "log.cleaner.io.buffer.size" => {
+                c.io_buffer_size = number(key, value, 512, i32::MAX as usize)?
+            }
+            "log.cleaner.backoff.ms" => c.backoff_ms = number(key, value, 0, i64::MAX as u64)?,
+            "log.cleaner.min.cleanable.ratio" => {
+                c.defaults.min_cleanable_ratio = number(key, value, 0.0, 1.0)?;
+            }
+            "log.cleaner.delete.retention.ms" => {
+                c.defaults.delete_retention_ms = number(key, value, 0, i64::MAX)?;
+            }
+            "log.cleaner.min.compaction.lag.ms" => {
+                c.defaults.min_compaction_lag_ms = number(key, value, 0, i64::MAX)?;
+            }
+            "log.cleaner.max.compaction.lag.ms" => {
+                c.defaults.max_compaction_lag_ms = number(key, value, 1, i64::MAX)?;
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
     }
 
     /// Per-partition defaults derived from the broker settings.
@@ -771,5 +806,30 @@ mod tests {
         // Dynamic layers apply on top of the static settings.
         let dynamic = [("log.retention.ms".to_string(), "9".to_string())].into();
         assert_eq!(c.with_overrides(&dynamic).unwrap().log_retention_ms, 9);
+    }
+
+    #[test]
+    fn log_cleaner_keys_have_kafka_defaults_and_parse() {
+        let c = BrokerConfig::from_pairs(pairs(&[])).unwrap();
+        assert!(c.log_cleaner.enable);
+        assert_eq!(c.log_cleaner.dedupe_buffer_size, 134_217_728);
+        assert_eq!(c.log_cleaner.io_buffer_size, 524_288);
+        assert_eq!(c.log_cleaner.backoff_ms, 15_000);
+        assert_eq!(c.log_cleaner.defaults.min_cleanable_ratio, 0.5);
+        assert_eq!(c.log_cleaner.defaults.delete_retention_ms, 86_400_000);
+        let c = BrokerConfig::from_pairs(pairs(&[
+            ("log.cleaner.enable", "false"),
+            ("log.cleaner.threads", "2"),
+            ("log.cleaner.min.cleanable.ratio", "0.1"),
+            ("log.cleaner.max.compaction.lag.ms", "1000"),
+        ]))
+        .unwrap();
+        assert!(!c.log_cleaner.enable);
+        assert_eq!(c.log_cleaner.threads, 2);
+        assert_eq!(c.log_cleaner.defaults.min_cleanable_ratio, 0.1);
+        assert_eq!(c.log_cleaner.defaults.max_compaction_lag_ms, 1000);
+        assert!(
+            BrokerConfig::from_pairs(pairs(&[("log.cleaner.min.cleanable.ratio", "2")])).is_err()
+        );
     }
 }

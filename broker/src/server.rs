@@ -145,6 +145,12 @@ impl Server {
             Arc::clone(&self.broker),
             Shutdown::new(notify_shutdown.subscribe()),
         ));
+        // The cleaner runs on its own threads; its file I/O never touches the async workers.
+        let cleaner = crate::storage::cleaner::LogCleaner::start(
+            Arc::clone(&self.broker.log_manager),
+            self.broker.config.log_cleaner.clone(),
+            now_ms,
+        );
         let Server {
             listener, broker, ..
         } = self;
@@ -167,6 +173,10 @@ impl Server {
         }
         if let Err(error) = retention.await {
             tracing::error!(%error, "retention task failed");
+        }
+        // Joining waits for a pass in progress: blocking, so off the async workers.
+        if let Err(error) = tokio::task::spawn_blocking(move || cleaner.shutdown()).await {
+            tracing::error!(%error, "log cleaner shutdown failed");
         }
         let log_manager = Arc::clone(&broker.log_manager);
         tokio::task::spawn_blocking(move || log_manager.shutdown()).await??;

@@ -716,6 +716,9 @@ fn whole_batches_len(bytes: &[u8]) -> usize {
     pos
 }
 
+#[path = "log_replace.rs"]
+mod replace;
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 #[path = "log_tests.rs"]

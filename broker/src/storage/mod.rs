@@ -18,10 +18,12 @@
 //! - [`retention`]: broker-wide retention passes and the delayed removal of `.deleted` files
 //!   (the per-partition part is `log_retention.rs`, an `impl Log` block).
 //! - [`topic_config`]: accepted topic config names, their checks and effect on [`LogConfig`].
+//! - [`cleaner`]: the log cleaner (compaction of `cleanup.policy=compact` topics).
 //! - [`dir_files`] / [`layout`]: `meta.properties`, `partition.metadata`, checkpoints, and
 //!   finding partition directories.
 //! - [`error`]: the storage error types.
 
+pub mod cleaner;
 pub mod dir_files;
 pub mod error;
 pub mod index_file;

@@ -106,6 +106,13 @@ impl ProducerStateManager {
         self.producers.get(&producer_id)
     }
 
+    /// Each producer's id and the last offset of its newest batch.
+    pub fn last_offsets(&self) -> impl Iterator<Item = (i64, i64)> + '_ {
+        self.producers
+            .iter()
+            .filter_map(|(id, e)| e.last().map(|b| (*id, b.last_offset)))
+    }
+
     /// Starts staging the producer updates of one append.
     pub fn session(&mut self) -> AppendSession<'_> {
         AppendSession {

@@ -268,6 +268,7 @@ pub fn validate_batch(
     let codec = h.codec().ok_or_else(|| {
         AppendError::Corrupt(format!("unknown codec in attributes {:#x}", h.attributes()))
     })?;
+    let (mut contiguous, mut next_delta) = (true, 0i32);
     let stats = walk_records(
         codec,
         &batch[HEADER_LEN..],
@@ -275,8 +276,26 @@ pub fn validate_batch(
         limits.max_decompressed_bytes,
         limits.compact,
         h.base_timestamp(),
-        |_| false,
+        |r| {
+            // A producer's batch has contiguous offset deltas 0, 1, 2...; only compaction
+            // leaves gaps, in stored batches.
+            contiguous &= r.offset_delta == next_delta;
+            next_delta = next_delta.saturating_add(1);
+            !contiguous
+        },
     )?;
+    if !contiguous {
+        return Err(AppendError::InvalidRecord(
+            "record offset deltas must run 0, 1, 2...".into(),
+        ));
+    }
+    if i64::from(h.last_offset_delta()) != i64::from(h.record_count()) - 1 {
+        return Err(AppendError::Corrupt(format!(
+            "record count {} does not match lastOffsetDelta {}",
+            h.record_count(),
+            h.last_offset_delta()
+        )));
+    }
     Ok(ValidatedBatch {
         record_count: h.record_count(),
         last_offset_delta: h.last_offset_delta(),
@@ -290,7 +309,8 @@ pub fn validate_batch(
 }
 
 /// The batch-level checks shared by validation before append and recovery: exact length, magic 2,
-/// CRC-32C, a record count of at least 1 that matches lastOffsetDelta.
+/// CRC-32C, a record count of at least 1 that fits lastOffsetDelta (equal for a producer's batch,
+/// smaller after compaction).
 pub fn check_header(batch: &[u8]) -> Result<BatchHeader<'_>, AppendError> {
     let h = BatchHeader::new(batch).ok_or_else(|| {
         AppendError::Corrupt(format!("batch of {} bytes is too short", batch.len()))
@@ -319,9 +339,10 @@ pub fn check_header(batch: &[u8]) -> Result<BatchHeader<'_>, AppendError> {
     if count < 1 {
         return Err(AppendError::Corrupt(format!("record count {count}")));
     }
-    if i64::from(h.last_offset_delta()) != i64::from(count) - 1 {
+    // Compacted batches keep fewer records than their offset range (gaps), never more.
+    if i64::from(h.last_offset_delta()) < i64::from(count) - 1 {
         return Err(AppendError::Corrupt(format!(
-            "record count {count} does not match lastOffsetDelta {}",
+            "record count {count} exceeds lastOffsetDelta {}",
             h.last_offset_delta()
         )));
     }

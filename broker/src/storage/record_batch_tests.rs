@@ -287,3 +287,19 @@ fn timestamps_are_found_inside_a_batch() {
     );
     assert_eq!(find_timestamp_in_batch(&b, 2000, 1 << 20).unwrap(), None);
 }
+
+#[test]
+fn compacted_batches_with_gaps_are_stored_but_not_produced() {
+    // What the cleaner writes: records at deltas 0 and 5 of a batch whose lastOffsetDelta is 5.
+    let recs = vec![record(0, Some(b"k"), b"a"), record(5, Some(b"j"), b"b")];
+    let b = hand_batch(&recs, 2, 5, 0);
+    assert!(check_header(&b).is_ok(), "recovery accepts the gap");
+    assert!(batch_stats(&b, 1 << 20).is_ok());
+    assert!(matches!(
+        validate_batch(&b, &limits()),
+        Err(AppendError::InvalidRecord(_))
+    ));
+    // Deltas must still increase.
+    let recs = vec![record(3, Some(b"k"), b"a"), record(1, Some(b"j"), b"b")];
+    assert!(batch_stats(&hand_batch(&recs, 2, 5, 0), 1 << 20).is_err());
+}

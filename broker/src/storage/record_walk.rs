@@ -212,13 +212,16 @@ fn walk<S: Source>(
         max_timestamp: i64::MIN,
         offset_delta_of_max_timestamp: 0,
     };
+    let mut min_delta = 0;
     for index in 0..count {
         let (offset_delta, ts_delta) = record(s, compact)?;
-        if offset_delta != index {
+        // Strictly increasing, not contiguous: compaction leaves gaps inside stored batches.
+        if offset_delta < min_delta {
             return Err(invalid(format!(
                 "record {index} has offset delta {offset_delta}"
             )));
         }
+        min_delta = offset_delta.saturating_add(1);
         let timestamp = base_timestamp.saturating_add(ts_delta);
         if timestamp > stats.max_timestamp {
             stats.max_timestamp = timestamp;
@@ -238,7 +241,7 @@ fn walk<S: Source>(
 }
 
 /// Walks `count` records in `payload` (the bytes after the batch header), checking each record's
-/// framing, that offset deltas run 0, 1, 2..., that the records fill the payload exactly and,
+/// framing, that offset deltas strictly increase, that the records fill the payload exactly and,
 /// with `compact`, that every record has a key. `visit` sees each record and may stop the walk
 /// early by returning true. Compressed payloads are streamed and may not expand past `cap`.
 pub fn walk_records(
@@ -319,7 +322,7 @@ const XERIAL_HEADER_LEN: usize = 16;
 
 /// Decompresses Kafka's snappy payloads: snappy-java's framing (blocks of a 4-byte big-endian
 /// length and a raw snappy block), or a single raw snappy block when the magic is absent.
-struct SnappyReader<'a> {
+pub(crate) struct SnappyReader<'a> {
     /// Compressed bytes not yet decoded.
     input: &'a [u8],
     /// True when `input` is a sequence of framed blocks.
@@ -333,7 +336,8 @@ struct SnappyReader<'a> {
 }
 
 impl<'a> SnappyReader<'a> {
-    fn new(input: &'a [u8], cap: u64) -> Result<Self, AppendError> {
+    /// A reader over `input` that refuses to produce more than `cap` bytes.
+    pub(crate) fn new(input: &'a [u8], cap: u64) -> Result<Self, AppendError> {
         let framed = input.len() >= XERIAL_HEADER_LEN && &input[..8] == XERIAL_MAGIC;
         Ok(SnappyReader {
             input: if framed {

@@ -3,7 +3,12 @@
 //! The steps, in order:
 //!
 //! 1. Create the directory if it is missing.
-//! 2. Remove leftovers of interrupted file operations: `*.cleaned`, `*.swap`, `*.deleted`.
+//! 2. Finish or discard interrupted cleaner swaps. A `<base>.log.swap` is complete (the cleaner
+//!    renames its fsynced `.cleaned` file to `.swap` as its commit point), so the swap is
+//!    finished: the regular segments whose base offsets fall in `[base, the swap's next
+//!    offset)` are deleted with their indexes, and the swap file becomes `<base>.log` (its
+//!    indexes are rebuilt in step 6). Any other leftover of an interrupted file operation
+//!    (`*.cleaned`, index `*.swap`, `*.deleted`) is deleted: the old segments are still whole.
 //! 3. List the segments (`<20 digits>.log`), sorted by base offset; remove index files whose
 //!    `.log` is gone.
 //! 4. Choose where recovery starts: after a clean shutdown nowhere; otherwise at the segment
@@ -59,6 +64,7 @@ pub fn load(
     recovery_point: i64,
 ) -> Result<LoadedLog, StorageError> {
     std::fs::create_dir_all(dir).map_err(io("create", dir))?;
+    complete_swaps(dir)?;
     let bases = list_segments(dir)?;
     let recover_from = if clean_shutdown {
         None
@@ -122,7 +128,85 @@ pub fn load(
     Ok(out)
 }
 
-/// Steps 2 and 3: removes leftovers and orphaned indexes, returns the sorted base offsets.
+/// Step 2, first half: finishes every interrupted swap whose `.log.swap` file exists.
+fn complete_swaps(dir: &Path) -> Result<(), StorageError> {
+    let mut swaps = Vec::new();
+    let mut regular = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(io("list", dir))? {
+        let entry = entry.map_err(io("list", dir))?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let Some((stem, ext)) = name.split_once('.') else {
+            continue;
+        };
+        if stem.len() != 20 || !stem.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let Ok(base) = stem.parse::<i64>() else {
+            continue;
+        };
+        match ext {
+            "log.swap" => swaps.push(base),
+            "log" => regular.push(base),
+            _ => {}
+        }
+    }
+    for base in swaps {
+        let swap = dir.join(format!("{}.log.swap", file_stem(base)));
+        let Some(next) = next_offset_of_file(&swap, base)? else {
+            // Not whole batches: never a committed swap (it is fsynced before the rename).
+            tracing::warn!(swap = %swap.display(), "discarding a malformed swap file");
+            std::fs::remove_file(&swap).map_err(io("remove", &swap))?;
+            continue;
+        };
+        tracing::info!(swap = %swap.display(), next, "finishing an interrupted cleaner swap");
+        for old in regular
+            .iter()
+            .filter(|b| **b >= base && **b < next.max(base + 1))
+        {
+            delete_segment_files(dir, *old)?;
+        }
+        for ext in ["index", "timeindex"] {
+            let p = dir.join(format!("{}.{ext}", file_stem(base)));
+            if p.exists() {
+                std::fs::remove_file(&p).map_err(io("remove", &p))?;
+            }
+        }
+        let target = dir.join(format!("{}.log", file_stem(base)));
+        std::fs::rename(&swap, &target).map_err(io("rename", &swap))?;
+    }
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io("fsync", dir))
+}
+
+/// The offset after the last batch of a `.log` file (`base` when it has none), or `None` when
+/// the file is not a sequence of whole batches.
+fn next_offset_of_file(path: &Path, base: i64) -> Result<Option<i64>, StorageError> {
+    use std::os::unix::fs::FileExt;
+    let file = std::fs::File::open(path).map_err(io("open", path))?;
+    let len = file.metadata().map_err(io("stat", path))?.len();
+    let (mut pos, mut next) = (0u64, base);
+    let mut h = [0u8; super::record_batch::HEADER_LEN];
+    while pos + h.len() as u64 <= len {
+        file.read_exact_at(&mut h, pos).map_err(io("read", path))?;
+        let Some(view) = BatchHeader::new(&h) else {
+            break;
+        };
+        let Some(size) = view.total_size() else {
+            break;
+        };
+        if pos + size as u64 > len {
+            break;
+        }
+        next = next.max(view.last_offset().saturating_add(1));
+        pos += size as u64;
+    }
+    Ok((pos == len).then_some(next))
+}
+
+/// Steps 2 (second half) and 3: removes leftovers and orphaned indexes, returns the sorted base
+/// offsets.
 fn list_segments(dir: &Path) -> Result<Vec<i64>, StorageError> {
     let mut logs = Vec::new();
     let mut indexes = Vec::new();
@@ -262,7 +346,7 @@ fn indexes_sane(seg: &LogSegment) -> bool {
 }
 
 /// Rebuilds both indexes from the batch headers (the batches were validated by the scan).
-fn rebuild_indexes(seg: &LogSegment, config: &LogConfig) -> Result<(), StorageError> {
+pub(crate) fn rebuild_indexes(seg: &LogSegment, config: &LogConfig) -> Result<(), StorageError> {
     let mut idx = seg.indexes_mut();
     idx.offset.clear();
     idx.time.clear();
