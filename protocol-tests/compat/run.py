@@ -57,6 +57,8 @@ class ReferenceKafka:
             self.__exit__(None, None, None)
             raise
         self.bootstrap = f"127.0.0.1:{port}"
+        #: Where the partition directories live (drivers get it as COMPAT_LOG_DIR).
+        self.log_dir = self.dir / "data"
         return self
 
     def __exit__(self, *_):
@@ -97,6 +99,7 @@ class OurBroker:
             self.__exit__(None, None, None)
             raise RuntimeError(f"our broker did not print `listening on`; log in {self.dir}")
         self.bootstrap = found["addr"]
+        self.log_dir = self.dir / "data"
         return self
 
     def __exit__(self, *_):
@@ -111,14 +114,16 @@ class OurBroker:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def run_driver(client, scenario, bootstrap):
-    """Runs one driver; returns {"result", "detail", "seconds"}."""
+def run_driver(client, scenario, bootstrap, log_dir):
+    """Runs one driver; returns {"result", "detail", "seconds"}. The driver finds the broker's
+    log dir (for kafka-dump-log) in the environment variable COMPAT_LOG_DIR."""
     topic = f"compat-{client['id']}-{scenario['id']}-{secrets.token_hex(3)}"
     cmd = [str(HERE / client["cmd"][0])] + [str(HERE / a) for a in client["cmd"][1:]]
     cmd += ["--bootstrap", bootstrap, "--scenario", scenario["id"], "--topic", topic]
     started = time.monotonic()
     try:
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=SCENARIO_TIMEOUT_S, cwd=HERE)
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=SCENARIO_TIMEOUT_S, cwd=HERE,
+                           env=dict(os.environ, COMPAT_LOG_DIR=str(log_dir)))
     except subprocess.TimeoutExpired:
         return {"result": "fail", "detail": f"timed out after {SCENARIO_TIMEOUT_S} s",
                 "seconds": SCENARIO_TIMEOUT_S}
@@ -134,12 +139,12 @@ def run_driver(client, scenario, bootstrap):
     return out
 
 
-def run_matrix(catalogue, bootstrap, jobs):
+def run_matrix(catalogue, bootstrap, log_dir, jobs):
     """Runs every (client, scenario) against bootstrap; returns {(client, scenario): result}."""
     pairs = [(c, s) for c in catalogue["clients"] for s in catalogue["scenarios"]]
     results = {}
     with concurrent.futures.ThreadPoolExecutor(jobs) as pool:
-        futures = {pool.submit(run_driver, c, s, bootstrap): (c["id"], s["id"]) for c, s in pairs}
+        futures = {pool.submit(run_driver, c, s, bootstrap, log_dir): (c["id"], s["id"]) for c, s in pairs}
         for f in concurrent.futures.as_completed(futures):
             results[futures[f]] = f.result()
     return results
@@ -199,12 +204,12 @@ def main():
     print("starting Apache Kafka ...", flush=True)
     with ReferenceKafka() as kafka:
         t = time.monotonic()
-        ref = run_matrix(catalogue, kafka.bootstrap, args.jobs)
+        ref = run_matrix(catalogue, kafka.bootstrap, kafka.log_dir, args.jobs)
         print(f"Apache Kafka: {sum(r['result'] == 'pass' for r in ref.values())} of {len(ref)} "
               f"passed in {time.monotonic() - t:.0f} s", flush=True)
     with OurBroker(binary) as ours:
         t = time.monotonic()
-        res = run_matrix(catalogue, ours.bootstrap, args.jobs)
+        res = run_matrix(catalogue, ours.bootstrap, ours.log_dir, args.jobs)
         print(f"our broker: done in {time.monotonic() - t:.0f} s", flush=True)
 
     scen = {s["id"]: s for s in catalogue["scenarios"]}
