@@ -43,13 +43,14 @@ public final class CliDriver {
         s.put("empty-partition-eof", CliDriver::emptyEof);
         s.put("describe-configs", CliConfigs::describeConfigs);
         s.put("consumer-group-resume", CliGroups::resume);
-        Driver.Scenario noAssignments = (b, t) -> {
-            throw new Driver.Unsupported("the console consumer shows neither its assignment nor its generation");
-        };
-        s.put("consumer-group-rebalance", noAssignments);
-        s.put("static-membership", noAssignments);
-        s.put("cooperative-rebalance", noAssignments);
-        s.put("consumer-protocol-group", noAssignments);
+        s.put("consumer-group-rebalance", (b, t) -> CliMembers.twoMembers(b, t, false));
+        s.put("static-membership", (b, t) -> {
+            throw new Driver.Unsupported("no tool shows a group's generation");
+        });
+        s.put("cooperative-rebalance", (b, t) -> {
+            throw new Driver.Unsupported("no tool shows which partitions a member had revoked");
+        });
+        s.put("consumer-protocol-group", (b, t) -> CliMembers.twoMembers(b, t, true));
         s.put("consumer-group-lag", CliGroups::lag);
         s.put("consumer-group-reset-offsets", CliGroups::resetOffsets);
         s.put("alter-configs", CliConfigs::alterConfigs);

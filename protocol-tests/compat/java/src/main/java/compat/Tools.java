@@ -91,6 +91,7 @@ final class Tools {
 
     /** Runs `mainClass` with `args`, `stdin` as its standard input. */
     static Result runWithInput(String mainClass, String stdin, String... args) {
+        long startedAt = System.currentTimeMillis();
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         ByteArrayOutputStream err = new ByteArrayOutputStream();
         OUT.set(out);
@@ -124,7 +125,8 @@ final class Tools {
         }
         Result r = new Result(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
         if (System.getenv("COMPAT_DEBUG") != null) {
-            REAL_ERR.println("== " + mainClass + " " + String.join(" ", args) + " -> exit " + code + "\n-- out:\n"
+            REAL_ERR.println("== " + mainClass + " " + String.join(" ", args) + " -> exit " + code + " ("
+                    + startedAt + " .. " + System.currentTimeMillis() + ")\n-- out:\n"
                     + r.out + "-- err:\n" + r.err);
         }
         return r;
