@@ -15,6 +15,7 @@ import static compat.Driver.waitFor;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicReference;
 import org.apache.kafka.common.utils.AppInfoParser;
 
 /**
@@ -134,12 +135,12 @@ public final class CliDriver {
     static void emptyEof(String bootstrap, String topic) throws Exception {
         Tools.run(TOPICS, "--bootstrap-server", bootstrap, "--create", "--topic", topic, "--partitions", "3",
                 "--replication-factor", "1").ok("kafka-topics --create");
-        Map<Integer, Long>[] end = new Map[1];
+        AtomicReference<Map<Integer, Long>> end = new AtomicReference<>(Map.of());
         waitFor(WAIT, "kafka-get-offsets to list 3 partitions", () -> {
-            end[0] = offsets(bootstrap, topic, -1);
-            return end[0].size() == 3;
+            end.set(offsets(bootstrap, topic, -1));
+            return end.get().size() == 3;
         });
-        check(end[0].values().stream().allMatch(o -> o == 0), "end offsets " + end[0]);
+        check(end.get().values().stream().allMatch(o -> o == 0), "end offsets " + end.get());
         for (int p = 0; p < 3; p++) {
             Tools.Result r = Tools.run(CONSUMER, "--bootstrap-server", bootstrap, "--topic", topic, "--partition",
                     Integer.toString(p), "--offset", "earliest", "--timeout-ms", "1000");

@@ -17,28 +17,34 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
  * Two console consumers sharing a group, watched through `kafka-consumer-groups --describe
  * --members --verbose`: the split between them, the survivor's take-over, every record once.
- * The console consumer commits automatically, before its partitions move and when it closes.
+ * The console consumer commits automatically, before its partitions move and when it closes;
+ * a member is stopped the way Ctrl-C stops the tool (its shutdown hook).
  */
 final class CliMembers {
     private CliMembers() {}
 
-    /** A console consumer in `group` that exits after `idleMs` without a record. */
-    private static CompletableFuture<Tools.Result> member(String bootstrap, String topic, String group, int idleMs,
-            String[] protocol) {
+    /** A console consumer in `group`, running until it is stopped. */
+    private static Tools.Running member(String bootstrap, String topic, String group, String name, String[] protocol) {
         List<String> args = new ArrayList<>(List.of("--bootstrap-server", bootstrap, "--topic", topic, "--group", group,
-                "--from-beginning", "--timeout-ms", Integer.toString(idleMs), "--consumer-property",
-                "client.id=member-" + idleMs));
+                "--from-beginning", "--timeout-ms", Long.toString(2 * WAIT.toMillis()), "--consumer-property",
+                "client.id=" + name));
         args.addAll(List.of(PRINT_ALL));
         args.addAll(List.of(protocol));
-        return CompletableFuture.supplyAsync(() -> Tools.run(CONSUMER, args.toArray(String[]::new)));
+        return Tools.start(CONSUMER, args.toArray(String[]::new));
+    }
+
+    private static int printed(Tools.Running... members) {
+        int n = 0;
+        for (Tools.Running m : members) {
+            n += (int) m.outSoFar().lines().filter(l -> !l.isEmpty()).count();
+        }
+        return n;
     }
 
     /** Each member's partitions of topic, as `kafka-consumer-groups --describe --members --verbose` lists them. */
@@ -82,32 +88,34 @@ final class CliMembers {
         String group = "compat-" + topic;
         Tools.run(Cli.TOPICS, "--bootstrap-server", bootstrap, "--create", "--topic", topic, "--partitions", "3",
                 "--replication-factor", "1").ok("kafka-topics --create");
-        // The survivor idles long enough to outlive the take-over and the second round.
-        CompletableFuture<Tools.Result> a = member(bootstrap, topic, group, 8_000, protocol);
-        CompletableFuture<Tools.Result> b = member(bootstrap, topic, group, 2_000, protocol);
-        List<List<Set<Integer>>> seen = new ArrayList<>();
-        waitFor(WAIT, "kafka-consumer-groups to show two members splitting the partitions (saw " + seen + ")", () -> {
-            List<Set<Integer>> now = assignments(bootstrap, group, topic);
-            seen.add(now);
-            return split(now) || a.isDone();
-        });
-        if (a.isDone()) {
-            throw new Driver.Failed("the first console consumer ended before the split: " + Tools.tail(a.join().err()));
+        Tools.Running a = member(bootstrap, topic, group, "member-a", protocol);
+        Tools.Running b = member(bootstrap, topic, group, "member-b", protocol);
+        try {
+            List<List<Set<Integer>>> seen = new ArrayList<>();
+            waitFor(WAIT, "kafka-consumer-groups to show two members splitting the partitions (saw " + seen + ")", () -> {
+                List<Set<Integer>> now = assignments(bootstrap, group, topic);
+                seen.add(now);
+                return split(now);
+            });
+            produce(bootstrap, topic, lines("before", 8, 45)).ok("kafka-console-producer");
+            waitFor(WAIT, "the two members to print 45 records", () -> printed(a, b) >= 45);
+            // Stopped like Ctrl-C: the member closes and leaves the group.
+            Tools.Result left = b.stop().ok("the leaving console consumer");
+            waitFor(WAIT, "the remaining member to own every partition",
+                    () -> assignments(bootstrap, group, topic).equals(List.of(Set.of(0, 1, 2))));
+            produce(bootstrap, topic, lines("after", 9, 45)).ok("kafka-console-producer");
+            waitFor(WAIT, "90 records printed in all", () -> printed(a) + (int) left.out().lines().count() >= 90);
+            Tools.Result stayed = a.stop().ok("the remaining console consumer");
+            List<Cli.Printed> all = new ArrayList<>(parse(left.out()));
+            all.addAll(parse(stayed.out()));
+            Set<String> distinct = new HashSet<>();
+            all.forEach(p -> distinct.add(p.partition() + "/" + p.offset()));
+            check(all.size() == 90 && distinct.size() == 90, all.size() + " records printed, " + distinct.size()
+                    + " distinct, expected 90 exactly once");
+        } finally {
+            a.stop();
+            b.stop();
         }
-        // Produced once both members own partitions, so both have records to process.
-        produce(bootstrap, topic, lines("before", 8, 45)).ok("kafka-console-producer");
-        Tools.Result left = b.get(WAIT.toSeconds(), TimeUnit.SECONDS).ok("the leaving console consumer");
-        waitFor(WAIT, "the remaining member to own every partition", () ->
-                assignments(bootstrap, group, topic).equals(List.of(Set.of(0, 1, 2))) || a.isDone());
-        check(!a.isDone(), "the remaining console consumer ended before the take-over");
-        produce(bootstrap, topic, lines("after", 9, 45)).ok("kafka-console-producer");
-        Tools.Result stayed = a.get(2 * WAIT.toSeconds(), TimeUnit.SECONDS).ok("the remaining console consumer");
-        List<Cli.Printed> all = new ArrayList<>(parse(left.out()));
-        all.addAll(parse(stayed.out()));
-        Set<String> distinct = new HashSet<>();
-        all.forEach(p -> distinct.add(p.partition() + "/" + p.offset()));
-        check(all.size() == 90 && distinct.size() == 90, all.size() + " records printed, " + distinct.size()
-                + " distinct, expected 90 exactly once");
         // Both closed: a new member resumes from their commits and sees only new records.
         Map<Integer, Long> end = offsets(bootstrap, topic, -1);
         produce(bootstrap, topic, lines("later", 10, 30)).ok("kafka-console-producer");

@@ -10,6 +10,8 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.kafka.common.utils.Exit;
 
@@ -89,14 +91,61 @@ final class Tools {
         return runWithInput(mainClass, "", args);
     }
 
+    /** A tool running on its own thread (see {@link #start}). */
+    static final class Running {
+        private final ByteArrayOutputStream out = new ByteArrayOutputStream();
+        private final ByteArrayOutputStream err = new ByteArrayOutputStream();
+        private final List<Runnable> hooks = Collections.synchronizedList(new ArrayList<>());
+        /** Completes with the tool's result once it ended. */
+        final CompletableFuture<Result> result = new CompletableFuture<>();
+
+        /** What the tool printed on stdout so far. */
+        String outSoFar() {
+            return out.toString(StandardCharsets.UTF_8);
+        }
+
+        /**
+         * Stops the tool as a SIGTERM would: runs the shutdown hooks it registered (the console
+         * consumer's wakes its consumer up, which then leaves its group and closes), then waits
+         * for it to end.
+         */
+        Result stop() throws Exception {
+            List<Runnable> now;
+            synchronized (hooks) {
+                now = List.copyOf(hooks);
+                hooks.clear();
+            }
+            runHooks(now, err);
+            return result.get(Driver.WAIT.toSeconds(), TimeUnit.SECONDS);
+        }
+    }
+
+    /** Starts `mainClass` with `args` on a new thread, without input. */
+    static Running start(String mainClass, String... args) {
+        Running r = new Running();
+        Thread t = new Thread(() -> {
+            try {
+                r.result.complete(execute(mainClass, "", args, r.out, r.err, r.hooks));
+            } catch (RuntimeException | Error e) {
+                r.result.completeExceptionally(e);
+            }
+        }, "tool-" + mainClass);
+        t.setDaemon(true);
+        t.start();
+        return r;
+    }
+
     /** Runs `mainClass` with `args`, `stdin` as its standard input. */
     static Result runWithInput(String mainClass, String stdin, String... args) {
+        return execute(mainClass, stdin, args, new ByteArrayOutputStream(), new ByteArrayOutputStream(),
+                Collections.synchronizedList(new ArrayList<>()));
+    }
+
+    private static Result execute(String mainClass, String stdin, String[] args, ByteArrayOutputStream out,
+            ByteArrayOutputStream err, List<Runnable> hooks) {
         long startedAt = System.currentTimeMillis();
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
         OUT.set(out);
         ERR.set(err);
-        List<Runnable> hooks = Collections.synchronizedList(new ArrayList<>());
         HOOKS.set(hooks);
         AtomicInteger firstExit = new AtomicInteger(NO_EXIT);
         EXIT.set(firstExit);
@@ -112,7 +161,12 @@ final class Tools {
         } catch (ReflectiveOperationException e) {
             throw new IllegalStateException("no tool main class " + mainClass, e);
         } finally {
-            runHooks(hooks, err);
+            List<Runnable> left;
+            synchronized (hooks) {
+                left = List.copyOf(hooks);
+                hooks.clear();
+            }
+            runHooks(left, err);
             System.out.flush();
             System.err.flush();
             OUT.remove();
@@ -133,7 +187,7 @@ final class Tools {
     }
 
     private static void runHooks(List<Runnable> hooks, ByteArrayOutputStream err) {
-        for (Runnable hook : List.copyOf(hooks)) {
+        for (Runnable hook : hooks) {
             Thread t = new Thread(hook, "tool-shutdown-hook");
             t.setDaemon(true);
             t.start();
