@@ -95,8 +95,13 @@ final class CliMembers {
             waitFor(WAIT, "kafka-consumer-groups to show two members splitting the partitions (saw " + seen + ")", () -> {
                 List<Set<Integer>> now = assignments(bootstrap, group, topic);
                 seen.add(now);
-                return split(now);
+                return split(now) || a.result.isDone() || b.result.isDone();
             });
+            for (Tools.Running m : List.of(a, b)) {
+                if (m.result.isDone()) {
+                    throw new Driver.Failed("a console consumer ended before the split: " + Tools.tail(m.result.join().err()));
+                }
+            }
             produce(bootstrap, topic, lines("before", 8, 45)).ok("kafka-console-producer");
             waitFor(WAIT, "the two members to print 45 records", () -> printed(a, b) >= 45);
             // Stopped like Ctrl-C: the member closes and leaves the group.

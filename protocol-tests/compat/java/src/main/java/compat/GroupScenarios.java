@@ -85,6 +85,8 @@ final class GroupScenarios {
         }
     }
 
+    // A member closes mid-scenario on purpose; Member.close is idempotent.
+    @SuppressWarnings("try")
     static void rebalance(String bootstrap, String topic) throws Exception {
         String group = "compat-" + topic;
         produceAll(bootstrap, expected(topic, 21, 45, Driver.pastBase()));
@@ -102,6 +104,8 @@ final class GroupScenarios {
         }
     }
 
+    // A member closes mid-scenario on purpose; Member.close is idempotent.
+    @SuppressWarnings("try")
     static void staticMembership(String bootstrap, String topic) throws Exception {
         String group = "compat-" + topic;
         Object[] conf = {"session.timeout.ms", "20000"};
