@@ -8,7 +8,9 @@ Starts a reference Apache Kafka (kafka/start-kafka.sh) and our broker on free po
 dirs, runs every (client, scenario) driver as a subprocess against each, writes
 COMPATIBILITY.md at the repository root and prints `N passed, M failed, K skipped` for our broker.
 Exits 1 if a scenario failed on Apache Kafka (the scenario is broken) or on ours (not-yet
-scenarios excluded). Run install.sh first. Python 3.11, stdlib only.
+scenarios excluded). Drivers find the running broker's log dir in the environment variable
+COMPAT_LOG_DIR (kafka-dump-log reads segment files there). Run install.sh first. Python 3.11,
+stdlib only.
 """
 
 import argparse
@@ -57,7 +59,7 @@ class ReferenceKafka:
             self.__exit__(None, None, None)
             raise
         self.bootstrap = f"127.0.0.1:{port}"
-        #: Where the partition directories live (drivers get it as COMPAT_LOG_DIR).
+        #: Where the partition directories live: drivers get it as COMPAT_LOG_DIR (kafka-dump-log).
         self.log_dir = self.dir / "data"
         return self
 
@@ -114,16 +116,14 @@ class OurBroker:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def run_driver(client, scenario, bootstrap, log_dir):
-    """Runs one driver; returns {"result", "detail", "seconds"}. The driver finds the broker's
-    log dir (for kafka-dump-log) in the environment variable COMPAT_LOG_DIR."""
+def run_driver(client, scenario, bootstrap):
+    """Runs one driver; returns {"result", "detail", "seconds"}."""
     topic = f"compat-{client['id']}-{scenario['id']}-{secrets.token_hex(3)}"
     cmd = [str(HERE / client["cmd"][0])] + [str(HERE / a) for a in client["cmd"][1:]]
     cmd += ["--bootstrap", bootstrap, "--scenario", scenario["id"], "--topic", topic]
     started = time.monotonic()
     try:
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=SCENARIO_TIMEOUT_S, cwd=HERE,
-                           env=dict(os.environ, COMPAT_LOG_DIR=str(log_dir)))
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=SCENARIO_TIMEOUT_S, cwd=HERE)
     except subprocess.TimeoutExpired:
         return {"result": "fail", "detail": f"timed out after {SCENARIO_TIMEOUT_S} s",
                 "seconds": SCENARIO_TIMEOUT_S}
@@ -139,12 +139,12 @@ def run_driver(client, scenario, bootstrap, log_dir):
     return out
 
 
-def run_matrix(catalogue, bootstrap, log_dir, jobs):
+def run_matrix(catalogue, bootstrap, jobs):
     """Runs every (client, scenario) against bootstrap; returns {(client, scenario): result}."""
     pairs = [(c, s) for c in catalogue["clients"] for s in catalogue["scenarios"]]
     results = {}
     with concurrent.futures.ThreadPoolExecutor(jobs) as pool:
-        futures = {pool.submit(run_driver, c, s, bootstrap, log_dir): (c["id"], s["id"]) for c, s in pairs}
+        futures = {pool.submit(run_driver, c, s, bootstrap): (c["id"], s["id"]) for c, s in pairs}
         for f in concurrent.futures.as_completed(futures):
             results[futures[f]] = f.result()
     return results
@@ -204,12 +204,14 @@ def main():
     print("starting Apache Kafka ...", flush=True)
     with ReferenceKafka() as kafka:
         t = time.monotonic()
-        ref = run_matrix(catalogue, kafka.bootstrap, kafka.log_dir, args.jobs)
+        os.environ["COMPAT_LOG_DIR"] = str(kafka.log_dir)
+        ref = run_matrix(catalogue, kafka.bootstrap, args.jobs)
         print(f"Apache Kafka: {sum(r['result'] == 'pass' for r in ref.values())} of {len(ref)} "
               f"passed in {time.monotonic() - t:.0f} s", flush=True)
     with OurBroker(binary) as ours:
         t = time.monotonic()
-        res = run_matrix(catalogue, ours.bootstrap, ours.log_dir, args.jobs)
+        os.environ["COMPAT_LOG_DIR"] = str(ours.log_dir)
+        res = run_matrix(catalogue, ours.bootstrap, args.jobs)
         print(f"our broker: done in {time.monotonic() - t:.0f} s", flush=True)
 
     scen = {s["id"]: s for s in catalogue["scenarios"]}

@@ -10,6 +10,7 @@ import java.util.TreeMap;
 
 /** Helpers that drive one Apache Kafka tool each and parse what it prints. */
 final class Cli {
+    // The main classes behind Kafka 4.1's kafka-topics.sh, kafka-console-producer.sh, ... scripts.
     static final String TOPICS = "org.apache.kafka.tools.TopicCommand";
     static final String PRODUCER = "org.apache.kafka.tools.ConsoleProducer";
     static final String CONSUMER = "org.apache.kafka.tools.consumer.ConsoleConsumer";
