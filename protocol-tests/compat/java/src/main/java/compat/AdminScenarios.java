@@ -44,6 +44,7 @@ final class AdminScenarios {
         }
     }
 
+    /** Scenario admin-topics: CreateTopics, CreatePartitions, DescribeTopics and DeleteTopics through Admin. */
     static void adminTopics(String bootstrap, String topic) throws Exception {
         try (Admin a = admin(bootstrap)) {
             a.createTopics(List.of(new NewTopic(topic, 2, (short) 1))).all().get();
@@ -78,6 +79,7 @@ final class AdminScenarios {
                 name + " = " + e.value() + " (" + e.source() + "), expected " + value + " (" + source + ")");
     }
 
+    /** Scenario describe-configs: the override and a default, with their sources. */
     static void describeConfigs(String bootstrap, String topic) throws Exception {
         try (Admin a = admin(bootstrap)) {
             a.createTopics(List.of(new NewTopic(topic, 1, (short) 1).configs(Map.of("retention.ms", "3600000"))))
@@ -88,6 +90,7 @@ final class AdminScenarios {
         }
     }
 
+    /** Scenario alter-configs: IncrementalAlterConfigs SET/DELETE, then an invalid value. */
     static void alterConfigs(String bootstrap, String topic) throws Exception {
         ConfigResource res = new ConfigResource(ConfigResource.Type.TOPIC, topic);
         try (Admin a = admin(bootstrap)) {
@@ -97,15 +100,21 @@ final class AdminScenarios {
                     new AlterConfigOp(new ConfigEntry("retention.ms", "7200000"), AlterConfigOp.OpType.SET),
                     new AlterConfigOp(new ConfigEntry("cleanup.policy", "compact"), AlterConfigOp.OpType.SET))))
                     .all().get();
-            Config c = topicConfig(a, topic);
-            expectEntry(c, "retention.ms", "7200000", ConfigEntry.ConfigSource.DYNAMIC_TOPIC_CONFIG);
-            expectEntry(c, "cleanup.policy", "compact", ConfigEntry.ConfigSource.DYNAMIC_TOPIC_CONFIG);
+            Driver.eventually(() -> {
+                Config c = topicConfig(a, topic);
+                expectEntry(c, "retention.ms", "7200000", ConfigEntry.ConfigSource.DYNAMIC_TOPIC_CONFIG);
+                expectEntry(c, "cleanup.policy", "compact", ConfigEntry.ConfigSource.DYNAMIC_TOPIC_CONFIG);
+                return null;
+            });
             a.incrementalAlterConfigs(Map.of(res, List.of(
                     new AlterConfigOp(new ConfigEntry("retention.ms", ""), AlterConfigOp.OpType.DELETE))))
                     .all().get();
-            c = topicConfig(a, topic);
-            expectEntry(c, "retention.ms", "604800000", ConfigEntry.ConfigSource.DEFAULT_CONFIG);
-            expectEntry(c, "cleanup.policy", "compact", ConfigEntry.ConfigSource.DYNAMIC_TOPIC_CONFIG);
+            Driver.eventually(() -> {
+                Config c = topicConfig(a, topic);
+                expectEntry(c, "retention.ms", "604800000", ConfigEntry.ConfigSource.DEFAULT_CONFIG);
+                expectEntry(c, "cleanup.policy", "compact", ConfigEntry.ConfigSource.DYNAMIC_TOPIC_CONFIG);
+                return null;
+            });
             try {
                 a.incrementalAlterConfigs(Map.of(res, List.of(
                         new AlterConfigOp(new ConfigEntry("retention.ms", "soon"), AlterConfigOp.OpType.SET))))
@@ -119,6 +128,7 @@ final class AdminScenarios {
         }
     }
 
+    /** Scenario delete-records: DeleteRecords, ListOffsets earliest, then a consumer from the start. */
     static void deleteRecords(String bootstrap, String topic) throws Exception {
         produceAll(bootstrap, expected(topic, 19, 90, Driver.pastBase()));
         TopicPartition p0 = new TopicPartition(topic, 0);

@@ -43,6 +43,7 @@ final class CliConfigs {
         Tools.run(TOPICS, args).ok("kafka-topics --create");
     }
 
+    /** Scenario describe-configs: kafka-topics --create --config, then kafka-configs --describe --all. */
     static void describeConfigs(String bootstrap, String topic) throws Exception {
         createTopic(bootstrap, topic, "--config", "retention.ms=3600000");
         String d = CliDriver.describeConfigs(bootstrap, topic);
@@ -55,17 +56,24 @@ final class CliConfigs {
                 "--entity-name", topic, op, configs);
     }
 
+    /** Scenario alter-configs: kafka-configs --add-config/--delete-config, then an invalid value. */
     static void alterConfigs(String bootstrap, String topic) throws Exception {
         createTopic(bootstrap, topic);
         CliDriver.describeConfigs(bootstrap, topic);
         alter(bootstrap, topic, "--add-config", "retention.ms=7200000,cleanup.policy=compact").ok("kafka-configs --add-config");
-        String d = CliDriver.describeConfigs(bootstrap, topic);
-        expect(d, "retention.ms", "7200000", "DYNAMIC_TOPIC_CONFIG");
-        expect(d, "cleanup.policy", "compact", "DYNAMIC_TOPIC_CONFIG");
+        Driver.eventually(() -> {
+            String d = CliDriver.describeConfigs(bootstrap, topic);
+            expect(d, "retention.ms", "7200000", "DYNAMIC_TOPIC_CONFIG");
+            expect(d, "cleanup.policy", "compact", "DYNAMIC_TOPIC_CONFIG");
+            return null;
+        });
         alter(bootstrap, topic, "--delete-config", "retention.ms").ok("kafka-configs --delete-config");
-        d = CliDriver.describeConfigs(bootstrap, topic);
-        expect(d, "retention.ms", "604800000", "DEFAULT_CONFIG");
-        expect(d, "cleanup.policy", "compact", "DYNAMIC_TOPIC_CONFIG");
+        Driver.eventually(() -> {
+            String d = CliDriver.describeConfigs(bootstrap, topic);
+            expect(d, "retention.ms", "604800000", "DEFAULT_CONFIG");
+            expect(d, "cleanup.policy", "compact", "DYNAMIC_TOPIC_CONFIG");
+            return null;
+        });
         Tools.Result bad = alter(bootstrap, topic, "--add-config", "retention.ms=soon");
         String said = bad.out() + bad.err();
         check(bad.code() != 0 && said.contains("InvalidConfigurationException"),
@@ -96,6 +104,7 @@ final class CliConfigs {
                         + (got.isEmpty() ? "-" : got.get(0).offset()) + ", expected " + (end.get(p) - 7) + " from 7");
     }
 
+    /** Scenario perf-tools: kafka-producer-perf-test then kafka-consumer-perf-test, every record counted. */
     static void perfTools(String bootstrap, String topic) throws Exception {
         Tools.Result prod = Tools.run(Cli.PRODUCER_PERF, "--topic", topic, "--num-records", "2000", "--record-size", "100",
                 "--throughput", "-1", "--producer-props", "bootstrap.servers=" + bootstrap, "acks=all", "linger.ms=5")

@@ -75,6 +75,7 @@ public final class CliDriver {
         return last[0];
     }
 
+    /** Scenario metadata-autocreate: the console producer creates the topic; kafka-topics describes it. */
     static void metadataAutocreate(String bootstrap, String topic) throws Exception {
         // The console producer's Metadata request auto-creates the topic.
         produce(bootstrap, topic, lines("auto", 1, 3)).ok("kafka-console-producer");
@@ -83,6 +84,7 @@ public final class CliDriver {
         check(leaders == 3, leaders + " partitions with a leader in:\n" + d);
     }
 
+    /** Scenario admin-topics: kafka-topics --create, --describe, --alter --partitions, --delete, --list. */
     static void adminTopics(String bootstrap, String topic) throws Exception {
         Tools.run(TOPICS, "--bootstrap-server", bootstrap, "--create", "--topic", topic, "--partitions", "2",
                 "--replication-factor", "1").ok("kafka-topics --create");
@@ -97,6 +99,7 @@ public final class CliDriver {
         });
     }
 
+    /** Scenario max-message-size: the console producer with its own limit raised. */
     static void maxMessage(String bootstrap, String topic) throws Exception {
         String[] conf = {"--compression-codec", "none", "--sync", "--producer-property", "max.request.size=2000000"};
         String near = "n".repeat(1_000_000);
@@ -114,6 +117,7 @@ public final class CliDriver {
         check(got.size() == 1 && got.get(0).value().equals(near), "near-max record not read back");
     }
 
+    /** Scenario offsets-for-times: kafka-get-offsets at -1, -2 and timestamps between two produce rounds. */
     static void offsetsForTimes(String bootstrap, String topic) throws Exception {
         produce(bootstrap, topic, lines("first", 1, 45)).ok("kafka-console-producer");
         Map<Integer, Long> firstEnd = offsets(bootstrap, topic, -1);
@@ -132,6 +136,7 @@ public final class CliDriver {
                 "offsets past the last timestamp: " + future + ", expected none");
     }
 
+    /** Scenario empty-partition-eof: kafka-get-offsets and a console consumer on each empty partition. */
     static void emptyEof(String bootstrap, String topic) throws Exception {
         Tools.run(TOPICS, "--bootstrap-server", bootstrap, "--create", "--topic", topic, "--partitions", "3",
                 "--replication-factor", "1").ok("kafka-topics --create");

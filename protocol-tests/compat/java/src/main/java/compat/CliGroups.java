@@ -44,6 +44,7 @@ final class CliGroups {
         }
     }
 
+    /** Scenario consume-earliest-latest: console consumers with and without --from-beginning. */
     static void earliestLatest(String bootstrap, String topic) throws Exception {
         produce(bootstrap, topic, lines("old", 1, 60)).ok("kafka-console-producer");
         Tools.Result early = groupConsumer(bootstrap, topic, "compat-early-" + topic, 60).ok("console consumer --from-beginning");
@@ -70,6 +71,7 @@ final class CliGroups {
         check(got.equals(want), "latest: " + got.size() + " records, expected the 30 new ones");
     }
 
+    /** Scenario consumer-group-resume: two console consumers of one group, one after the other. */
     static void resume(String bootstrap, String topic) throws Exception {
         produce(bootstrap, topic, lines("grp", 3, 90)).ok("kafka-console-producer");
         String group = "compat-" + topic;
@@ -96,6 +98,7 @@ final class CliGroups {
         return rows;
     }
 
+    /** Scenario consumer-group-lag: kafka-consumer-groups --describe against committed and end offsets. */
     static void lag(String bootstrap, String topic) throws Exception {
         produce(bootstrap, topic, lines("lag", 4, 90)).ok("kafka-console-producer");
         String group = "compat-" + topic;
@@ -121,6 +124,7 @@ final class CliGroups {
         check(total == 40, "committed offsets add up to " + total + ", expected the 40 consumed");
     }
 
+    /** Scenario consumer-group-reset-offsets: --to-earliest, --to-offset, --to-datetime, then a new member. */
     static void resetOffsets(String bootstrap, String topic) throws Exception {
         produce(bootstrap, topic, lines("first", 5, 45)).ok("kafka-console-producer");
         Map<Integer, Long> firstEnd = offsets(bootstrap, topic, -1);

@@ -82,6 +82,26 @@ final class Driver {
         }
     }
 
+    /**
+     * Runs `checks` until they pass, for up to 30 s: state that a broker applies after answering
+     * (a topic config change in Kafka's metadata log) may show a moment later. The last failure
+     * propagates.
+     */
+    static void eventually(Attempt<?> checks) throws Exception {
+        long deadline = System.nanoTime() + WAIT.toNanos();
+        while (true) {
+            try {
+                checks.get();
+                return;
+            } catch (Failed e) {
+                if (System.nanoTime() - deadline > 0) {
+                    throw e;
+                }
+                Thread.sleep(200);
+            }
+        }
+    }
+
     /** A base timestamp ten minutes ago, so no broker rejects it as from the future. */
     static long pastBase() {
         return System.currentTimeMillis() - 600_000;

@@ -28,6 +28,7 @@ final class DumpLog {
 
     private DumpLog() {}
 
+    /** Scenario dump-log: see the class comment. */
     static void dumpLog(String bootstrap, String topic) throws Exception {
         String logDir = System.getenv("COMPAT_LOG_DIR");
         if (logDir == null) {

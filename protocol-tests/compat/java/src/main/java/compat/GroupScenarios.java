@@ -63,6 +63,7 @@ final class GroupScenarios {
         return seen;
     }
 
+    /** Scenario consumer-group-resume: commit 45 of 90, close; a new member reads the other 45. */
     static void resume(String bootstrap, String topic) throws Exception {
         produceAll(bootstrap, expected(topic, 17, 90, Driver.pastBase()));
         String group = "compat-" + topic;
@@ -85,6 +86,7 @@ final class GroupScenarios {
         }
     }
 
+    /** Scenario consumer-group-rebalance: two members split the topic, one leaves, the other takes over. */
     // A member closes mid-scenario on purpose; Member.close is idempotent.
     @SuppressWarnings("try")
     static void rebalance(String bootstrap, String topic) throws Exception {
@@ -104,6 +106,7 @@ final class GroupScenarios {
         }
     }
 
+    /** Scenario static-membership: a static member restarts within the session timeout. */
     // A member closes mid-scenario on purpose; Member.close is idempotent.
     @SuppressWarnings("try")
     static void staticMembership(String bootstrap, String topic) throws Exception {
@@ -140,6 +143,7 @@ final class GroupScenarios {
         }
     }
 
+    /** Scenario cooperative-rebalance: only moved partitions are revoked from the first member. */
     static void cooperative(String bootstrap, String topic) throws Exception {
         String group = "compat-" + topic;
         Object[] coop = {"partition.assignment.strategy", CooperativeStickyAssignor.class.getName()};
@@ -168,6 +172,7 @@ final class GroupScenarios {
         }
     }
 
+    /** Scenario consumer-protocol-group: the KIP-848 protocol (ConsumerGroupHeartbeat). */
     static void consumerProtocol(String bootstrap, String topic) throws Exception {
         String group = "compat-" + topic;
         Object[] kip848 = {"group.protocol", "consumer"};
@@ -193,6 +198,7 @@ final class GroupScenarios {
         }
     }
 
+    /** Scenario consumer-group-lag: OffsetFetch and ListOffsets through Admin; the group is EMPTY. */
     static void lag(String bootstrap, String topic) throws Exception {
         String group = "compat-" + topic;
         produceAll(bootstrap, expected(topic, 27, 90, Driver.pastBase()));
@@ -218,6 +224,7 @@ final class GroupScenarios {
         }
     }
 
+    /** Scenario consumer-group-reset-offsets: AlterConsumerGroupOffsets to earliest, an offset, a time. */
     static void resetOffsets(String bootstrap, String topic) throws Exception {
         String group = "compat-" + topic;
         long base = Driver.pastBase();

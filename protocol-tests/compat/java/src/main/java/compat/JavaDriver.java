@@ -72,6 +72,7 @@ public final class JavaDriver {
         System.exit(0);
     }
 
+    /** Scenario metadata-autocreate: partitionsFor on an unknown topic. */
     static void metadataAutocreate(String bootstrap, String topic) throws Exception {
         try (KafkaProducer<byte[], byte[]> p = producer(bootstrap)) {
             // partitionsFor sends Metadata with auto-creation allowed and waits for the topic.
@@ -83,6 +84,7 @@ public final class JavaDriver {
         }
     }
 
+    /** Scenario max-message-size: the producer's own limits raised, so only the broker refuses. */
     static void maxMessage(String bootstrap, String topic) throws Exception {
         byte[] near = new byte[1_000_000];
         Arrays.fill(near, (byte) 'n');
@@ -105,6 +107,7 @@ public final class JavaDriver {
         check(got.size() == 1 && Arrays.equals(got.get(0).value(), near), "near-max record not read back");
     }
 
+    /** Scenario consume-earliest-latest: seekToBeginning, then seekToEnd before new records. */
     static void earliestLatest(String bootstrap, String topic) throws Exception {
         produceAll(bootstrap, expected(topic, 11, 60, Driver.pastBase()));
         check(consume(bootstrap, topic, 60).size() == 60, "earliest: not all 60 records");
@@ -127,6 +130,7 @@ public final class JavaDriver {
         }
     }
 
+    /** Scenario offsets-for-times: offsetsForTimes, beginning/end offsets, Admin max timestamp. */
     static void offsetsForTimes(String bootstrap, String topic) throws Exception {
         long base = Driver.pastBase();
         produceAll(bootstrap, expected(topic, 13, 90, base));
@@ -153,6 +157,7 @@ public final class JavaDriver {
         }
     }
 
+    /** Scenario empty-partition-eof: end offsets 0 and no record from the start. */
     static void emptyEof(String bootstrap, String topic) throws Exception {
         metadataAutocreate(bootstrap, topic);
         try (KafkaConsumer<byte[], byte[]> c = consumer(bootstrap)) {
