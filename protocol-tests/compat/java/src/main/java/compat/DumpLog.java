@@ -24,6 +24,8 @@ final class DumpLog {
     private static final Pattern BATCH = Pattern.compile(
             "baseOffset: (\\d+) lastOffset: (\\d+) count: (\\d+) .*isvalid: (\\w+)");
     private static final Pattern INDEX = Pattern.compile("^offset: (\\d+) position: (\\d+)$");
+    private static final Pattern RECORD = Pattern.compile(
+            "^\\| offset: (\\d+) CreateTime: (\\d+) keySize: (\\d+) valueSize: (\\d+) sequence: (\\d+)");
     private static final Pattern TIME_INDEX = Pattern.compile("^timestamp: (\\d+) offset: (\\d+)$");
 
     private DumpLog() {}
@@ -54,13 +56,15 @@ final class DumpLog {
         }
         check(logs.size() == 1, logs.size() + " segments in " + dir + ", expected 1");
         String prefix = logs.get(0).toString().replaceAll("\\.log$", "");
-        Tools.Result r = Tools.run(Cli.DUMP_LOG, "--files", prefix + ".log," + prefix + ".index," + prefix + ".timeindex")
+        // --deep-iteration also decodes every record of every batch.
+        Tools.Result r = Tools.run(Cli.DUMP_LOG, "--deep-iteration", "--files", prefix + ".log," + prefix + ".index," + prefix + ".timeindex")
                 .ok("kafka-dump-log");
         String out = r.out() + r.err();
         for (String bad : List.of("ismatch", "out of order", "xception", "orrupt", "ERROR")) {
             check(!out.contains(bad), "kafka-dump-log reports a problem: " + line(out, bad));
         }
         checkBatches(out);
+        checkRecords(out, base);
         checkIndexes(out, base);
     }
 
@@ -81,6 +85,24 @@ final class DumpLog {
             check(x[0] == (long) b * PER_BATCH && x[1] == x[0] + PER_BATCH - 1 && x[2] == PER_BATCH,
                     "batch " + b + ": offsets " + x[0] + ".." + x[1] + " count " + x[2]);
         }
+    }
+
+    /** Each record as produced: offset i, timestamp base + i, key "k<i>", a 100-byte value, sequence i. */
+    private static void checkRecords(String out, long base) {
+        long next = 0;
+        for (String l : out.lines().toList()) {
+            Matcher m = RECORD.matcher(l);
+            if (!m.find()) {
+                continue;
+            }
+            long off = Long.parseLong(m.group(1));
+            check(off == next && Long.parseLong(m.group(2)) == base + off
+                    && m.group(3).equals(Integer.toString(("k" + off).length())) && m.group(4).equals("100")
+                    && Long.parseLong(m.group(5)) == off, "kafka-dump-log record " + next + ": " + Tools.tail(l));
+            next++;
+        }
+        check(next == (long) BATCHES * PER_BATCH, "kafka-dump-log --deep-iteration shows " + next + " records, expected "
+                + BATCHES * PER_BATCH);
     }
 
     private static void checkIndexes(String out, long base) {
