@@ -3,7 +3,10 @@
 # fresh Debian machine; Java and Maven for the reference broker are handled by ../kafka/):
 #   - python3 with venv, and a venv in python/.venv with the pinned client libraries;
 #   - Go (Debian's golang-go when no `go` is on PATH), the modules of go/go.mod, and the
-#     go/compat-go driver binary.
+#     go/compat-go driver binary;
+#   - a Java 17 JDK and Maven (Debian's), then the Java drivers (java/: kafka-clients and
+#     Apache Kafka's tools 4.1.1, resolved into the same Maven repository ~/.m2 that the
+#     reference broker's jars come from) compiled into java/target.
 # Everything installed lives outside git (python/.venv, go/compat-go are gitignored; Go modules
 # go to the Go module cache).
 set -euo pipefail
@@ -22,6 +25,9 @@ apt_install() {
 command -v python3 >/dev/null || apt_install python3 python3-venv
 python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
 command -v go >/dev/null || apt_install golang-go
+# javac too: scripts/test-all.sh may have installed only the JRE for the reference broker.
+command -v javac >/dev/null || apt_install openjdk-17-jdk-headless
+command -v mvn >/dev/null || apt_install maven
 
 venv=$here/python/.venv
 req=$here/python/requirements.txt
@@ -35,3 +41,12 @@ fi
 cd "$here/go"
 go mod download
 go build -o compat-go .
+
+# The Java drivers: rebuilt only when the pom or a source changed since the last build.
+cd "$here/java"
+stamp=target/.built
+sum=$(find pom.xml src -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum)
+if [[ ! -f target/classpath.txt ]] || [[ $(cat "$stamp" 2>/dev/null) != "$sum" ]]; then
+    mvn -B -q -Dstyle.color=never compile >/dev/null 2>&1 || { echo "install.sh: building the Java drivers failed" >&2; mvn -B compile >&2; exit 1; }
+    echo "$sum" >"$stamp"
+fi

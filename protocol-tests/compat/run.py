@@ -8,7 +8,9 @@ Starts a reference Apache Kafka (kafka/start-kafka.sh) and our broker on free po
 dirs, runs every (client, scenario) driver as a subprocess against each, writes
 COMPATIBILITY.md at the repository root and prints `N passed, M failed, K skipped` for our broker.
 Exits 1 if a scenario failed on Apache Kafka (the scenario is broken) or on ours (not-yet
-scenarios excluded). Run install.sh first. Python 3.11, stdlib only.
+scenarios excluded). Drivers find the running broker's log dir in the environment variable
+COMPAT_LOG_DIR (kafka-dump-log reads segment files there). Run install.sh first. Python 3.11,
+stdlib only.
 """
 
 import argparse
@@ -57,6 +59,8 @@ class ReferenceKafka:
             self.__exit__(None, None, None)
             raise
         self.bootstrap = f"127.0.0.1:{port}"
+        #: Where the partition directories live: drivers get it as COMPAT_LOG_DIR (kafka-dump-log).
+        self.log_dir = self.dir / "data"
         return self
 
     def __exit__(self, *_):
@@ -97,6 +101,7 @@ class OurBroker:
             self.__exit__(None, None, None)
             raise RuntimeError(f"our broker did not print `listening on`; log in {self.dir}")
         self.bootstrap = found["addr"]
+        self.log_dir = self.dir / "data"
         return self
 
     def __exit__(self, *_):
@@ -199,11 +204,13 @@ def main():
     print("starting Apache Kafka ...", flush=True)
     with ReferenceKafka() as kafka:
         t = time.monotonic()
+        os.environ["COMPAT_LOG_DIR"] = str(kafka.log_dir)
         ref = run_matrix(catalogue, kafka.bootstrap, args.jobs)
         print(f"Apache Kafka: {sum(r['result'] == 'pass' for r in ref.values())} of {len(ref)} "
               f"passed in {time.monotonic() - t:.0f} s", flush=True)
     with OurBroker(binary) as ours:
         t = time.monotonic()
+        os.environ["COMPAT_LOG_DIR"] = str(ours.log_dir)
         res = run_matrix(catalogue, ours.bootstrap, args.jobs)
         print(f"our broker: done in {time.monotonic() - t:.0f} s", flush=True)
 
