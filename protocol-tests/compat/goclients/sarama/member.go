@@ -29,9 +29,9 @@ type member struct {
 	session    sarama.ConsumerGroupSession // the current one; its claims change in cooperative rebalances
 	claims     []int32                     // the partitions currently claimed
 	generation int32                       // of the current session
-	sessions   int       // Setup calls
-	ended      []int32   // partitions whose ConsumeClaim returned, in order
-	endedAt    time.Time // of the last ConsumeClaim return
+	sessions   int                         // Setup calls
+	ended      []int32                     // partitions whose ConsumeClaim returned, in order
+	endedAt    time.Time                   // of the last ConsumeClaim return
 	lastMsg    map[int32]time.Time
 	errs       []error
 }
