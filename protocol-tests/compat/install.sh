@@ -3,9 +3,12 @@
 # fresh Debian machine; Java and Maven for the reference broker are handled by ../kafka/):
 #   - python3 with venv, and a venv in python/.venv with the pinned client libraries;
 #   - Go (Debian's golang-go when no `go` is on PATH), the modules of go/go.mod, and the
-#     go/compat-go driver binary.
-# Everything installed lives outside git (python/.venv, go/compat-go are gitignored; Go modules
-# go to the Go module cache).
+#     go/compat-go driver binary; the modules of goclients/go.mod and its sarama and kafka-go
+#     driver binaries;
+#   - Node.js and npm (Debian's when missing) and kafkajs/node_modules from its package-lock.json
+#     (zstd-napi compiles zstd, hence make and g++).
+# Everything installed lives outside git (python/.venv, go/compat-go, goclients/*/compat-*,
+# kafkajs/node_modules are gitignored; Go modules go to the Go module cache).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -22,6 +25,8 @@ apt_install() {
 command -v python3 >/dev/null || apt_install python3 python3-venv
 python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
 command -v go >/dev/null || apt_install golang-go
+command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs npm
+command -v make >/dev/null && command -v g++ >/dev/null || apt_install make g++
 
 venv=$here/python/.venv
 req=$here/python/requirements.txt
@@ -35,3 +40,15 @@ fi
 cd "$here/go"
 go mod download
 go build -o compat-go .
+
+cd "$here/goclients"
+go mod download
+go build -o sarama/compat-sarama ./sarama
+go build -o kafka-go/compat-kafka-go ./kafka-go
+
+# The stamp skips npm when the lock file did not change since the last install.
+cd "$here/kafkajs"
+if ! cmp -s package-lock.json node_modules/.compat-installed-lock; then
+    npm ci --no-audit --no-fund --loglevel=error >/dev/null
+    cp package-lock.json node_modules/.compat-installed-lock
+fi
