@@ -91,6 +91,16 @@ func (p *permanent) Error() string { return p.err.Error() }
 // at start (kafka.FirstOffset, kafka.LastOffset or absolute), for up to timeout.
 func consumeFrom(ctx context.Context, bootstrap, topic string, start int64, count int,
 	timeout time.Duration) ([]driver.Record, error) {
+	starts := map[int]int64{}
+	for p := 0; p < driver.Partitions; p++ {
+		starts[p] = start
+	}
+	return consumeEach(ctx, bootstrap, topic, starts, count, timeout)
+}
+
+// consumeEach is consumeFrom with a start offset per partition.
+func consumeEach(ctx context.Context, bootstrap, topic string, starts map[int]int64, count int,
+	timeout time.Duration) ([]driver.Record, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	out := make(chan kafka.Message)
@@ -98,7 +108,7 @@ func consumeFrom(ctx context.Context, bootstrap, topic string, start int64, coun
 	for p := 0; p < driver.Partitions; p++ {
 		r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{bootstrap}, Topic: topic, Partition: p,
 			MaxBytes: 4 << 20, MaxWait: 200 * time.Millisecond})
-		if err := r.SetOffset(start); err != nil {
+		if err := r.SetOffset(starts[p]); err != nil {
 			return nil, err
 		}
 		defer r.Close()

@@ -52,6 +52,11 @@ func fromMessage(m *sarama.ConsumerMessage) driver.Record {
 
 // produce sends recs with a SyncProducer configured by cfg, failing on the first error.
 func produce(bootstrap, topic string, recs []driver.Record, cfg *sarama.Config) error {
+	// The producer gives up on a topic still being auto-created after a few quick retries:
+	// let the Metadata requests create it first.
+	if err := metadataAutocreate(context.Background(), bootstrap, topic); err != nil {
+		return err
+	}
 	p, err := sarama.NewSyncProducer([]string{bootstrap}, cfg)
 	if err != nil {
 		return fmt.Errorf("producer: %w", err)

@@ -102,6 +102,9 @@ func codec(c sarama.CompressionCodec, seed int64) driver.Scenario {
 }
 
 func maxMessage(ctx context.Context, bootstrap, topic string) error {
+	if err := metadataAutocreate(ctx, bootstrap, topic); err != nil {
+		return err
+	}
 	cfg := config()
 	cfg.Producer.MaxMessageBytes = 2_000_000 // the client limit, raised so the broker decides
 	p, err := sarama.NewSyncProducer([]string{bootstrap}, cfg)
@@ -129,6 +132,9 @@ func maxMessage(ctx context.Context, bootstrap, topic string) error {
 
 // idempotent produces with an idempotent AsyncProducer (sarama's default is not idempotent).
 func idempotent(ctx context.Context, bootstrap, topic string) error {
+	if err := metadataAutocreate(ctx, bootstrap, topic); err != nil {
+		return err
+	}
 	cfg := config()
 	cfg.Producer.Idempotent = true
 	cfg.Net.MaxOpenRequests = 1
