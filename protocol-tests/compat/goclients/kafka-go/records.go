@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"strconv"
 	"time"
 
 	"compatgoclients/internal/driver"
@@ -163,5 +162,3 @@ func leaderConn(ctx context.Context, bootstrap, topic string, p int) (*kafka.Con
 
 // addr is the broker address for Client requests.
 func addr(bootstrap string) net.Addr { return kafka.TCP(bootstrap) }
-
-func itoa(i int) string { return strconv.Itoa(i) }

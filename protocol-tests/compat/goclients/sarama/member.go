@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"log"
-	"os"
 	"slices"
 	"sync"
 	"time"
@@ -15,25 +13,23 @@ import (
 )
 
 // member is one consumer-group member running sarama's ConsumerGroup.Consume loop in the
-// background. Every record it processes is counted in seen (shared by the members of a
-// scenario) and its offset committed synchronously before the next one, unless the member
-// has a cut: then only offsets below cut[partition] are committed.
+// background. Every record it processes is counted in seen; its offsets are committed
+// synchronously (session.Commit) once the records already fetched are processed, and when a
+// claim ends, so a rebalance never loses or repeats a processed record. With a cut, records
+// at or past cut[partition] are neither counted nor committed, and every record is committed.
 type member struct {
 	group  sarama.ConsumerGroup
 	cancel context.CancelFunc
 	done   chan struct{}
 	cut    map[int32]int64
 
-	mu         sync.Mutex // short sections only; the handler goroutines share the fields below
-	seen       map[[2]int64]int
-	session    sarama.ConsumerGroupSession // the current one; its claims change in cooperative rebalances
-	claims     []int32                     // the partitions currently claimed
-	generation int32                       // of the current session
-	sessions   int                         // Setup calls
-	ended      []int32                     // partitions whose ConsumeClaim returned, in order
-	endedAt    time.Time                   // of the last ConsumeClaim return
-	lastMsg    map[int32]time.Time
-	errs       []error
+	seen map[[2]int64]int // shared by the members of a scenario, guarded by sharedMu
+
+	mu       sync.Mutex                  // short sections only; the handler goroutines share the fields below
+	session  sarama.ConsumerGroupSession // the current one; its claims change in cooperative rebalances
+	sessions int                         // Setup calls
+	ended    []int32                     // partitions whose ConsumeClaim returned, in order
+	errs     []error
 }
 
 // newMember joins groupID on topic with cfg (offsets from the start, manual commits).
@@ -49,8 +45,7 @@ func newMember(bootstrap, groupID, topic string, cfg *sarama.Config, seen map[[2
 		return nil, fmt.Errorf("consumer group: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	m := &member{group: g, cancel: cancel, done: make(chan struct{}), seen: seen, cut: cut,
-		lastMsg: map[int32]time.Time{}}
+	m := &member{group: g, cancel: cancel, done: make(chan struct{}), seen: seen, cut: cut}
 	go func() {
 		defer close(m.done)
 		for ctx.Err() == nil {
@@ -78,12 +73,6 @@ func (m *member) Setup(s sarama.ConsumerGroupSession) error {
 	defer m.mu.Unlock()
 	m.sessions++
 	m.session = s
-	m.generation = s.GenerationID()
-	m.claims = nil
-	for _, ps := range s.Claims() {
-		m.claims = append(m.claims, ps...)
-	}
-	slices.Sort(m.claims)
 	return nil
 }
 
@@ -93,18 +82,9 @@ func (m *member) Cleanup(sarama.ConsumerGroupSession) error { return nil }
 // ConsumeClaim implements sarama.ConsumerGroupHandler: process, then commit synchronously.
 func (m *member) ConsumeClaim(s sarama.ConsumerGroupSession, c sarama.ConsumerGroupClaim) error {
 	p := c.Partition()
-	m.mu.Lock()
-	if !slices.Contains(m.claims, p) {
-		m.claims = append(m.claims, p)
-		slices.Sort(m.claims)
-	}
-	m.generation = s.GenerationID()
-	m.mu.Unlock()
 	defer func() {
 		m.mu.Lock()
 		m.ended = append(m.ended, p)
-		m.endedAt = time.Now()
-		m.claims = slices.DeleteFunc(m.claims, func(q int32) bool { return q == p })
 		m.mu.Unlock()
 	}()
 	for msg := range c.Messages() {
@@ -114,18 +94,11 @@ func (m *member) ConsumeClaim(s sarama.ConsumerGroupSession, c sarama.ConsumerGr
 		sharedMu.Lock()
 		m.seen[[2]int64{int64(p), msg.Offset}]++
 		sharedMu.Unlock()
-		m.mu.Lock()
-		m.lastMsg[p] = time.Now()
-		m.mu.Unlock()
 		s.MarkOffset(msg.Topic, p, msg.Offset+1, "")
 		// Commit synchronously once the records already fetched are processed, before
 		// waiting for more; a member with a cut commits every record.
 		if len(c.Messages()) == 0 || m.cut != nil {
-			t0 := time.Now()
 			s.Commit()
-			if debug {
-				log.Printf("commit p%d o%d took %v", p, msg.Offset, time.Since(t0))
-			}
 		}
 	}
 	// The claim was revoked or the session ends: commit what was processed before letting go.
@@ -207,5 +180,3 @@ func fullOnce(seen map[[2]int64]int, perPartition int64) error {
 	}
 	return driver.ExactlyOnce(seen, end)
 }
-
-var debug = os.Getenv("COMPAT_DEBUG") != ""
