@@ -27,6 +27,8 @@ python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
 command -v go >/dev/null || apt_install golang-go
 command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs npm
 command -v make >/dev/null && command -v g++ >/dev/null || apt_install make g++
+# zstd-napi compiles against Node's headers (no download): Debian ships them in libnode-dev.
+[[ -e /usr/include/node/node_api.h ]] || apt_install libnode-dev
 
 venv=$here/python/.venv
 req=$here/python/requirements.txt
