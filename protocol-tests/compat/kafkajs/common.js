@@ -124,6 +124,12 @@ async function main (client, versions, scenarios) {
     return
   }
   const started = Date.now()
+  // The runner kills a driver after 90 s; answer before that with what was running.
+  const watchdog = setTimeout(() => {
+    emit({ scenario: args.scenario, result: 'fail', detail: 'driver timed out after 80 s', seconds: 80 })
+    process.exit(1)
+  }, 80000)
+  watchdog.unref()
   let result = 'pass'
   let detail = ''
   try {
@@ -137,7 +143,10 @@ async function main (client, versions, scenarios) {
     }
     detail = e instanceof ScenarioFailed || e instanceof Unsupported ? e.message : `${e.name}: ${e.message}`
   }
-  emit({ scenario: args.scenario, result, detail, seconds: (Date.now() - started) / 1000 })
+  clearTimeout(watchdog)
+  // A client left connected on a failure path must not keep the process alive.
+  process.stdout.write(JSON.stringify({ scenario: args.scenario, result, detail, seconds: (Date.now() - started) / 1000 }) + '\n',
+    () => process.exit(0))
 }
 
 module.exports = {
