@@ -60,8 +60,29 @@ function fromMessage (partition, m) {
   }
 }
 
-/** Produces recs (acks=all) with producer options opts and send options send. */
+/**
+ * kafkajs's admin asks for metadata without allow_auto_topic_creation; a consumer's subscribe
+ * asks with it (allowAutoTopicCreation is on by default).
+ */
+async function autoCreate (bootstrap, topic) {
+  const consumer = kafka(bootstrap).consumer({ groupId: `compat-autocreate-${topic}`, allowAutoTopicCreation: true })
+  await consumer.connect()
+  try {
+    // The first answer may still say UNKNOWN_TOPIC_OR_PARTITION while the topic is created.
+    await waitFor('the auto-created topic', 15000, () => consumer.subscribe({ topics: [topic] }))
+  } finally {
+    await consumer.disconnect()
+  }
+}
+
+/**
+ * Produces recs (acks=all) with producer options opts and send options send. The topic is
+ * auto-created and its leaders awaited first: kafkajs retries a whole request when some of its
+ * partitions fail, which would duplicate the partitions that were written.
+ */
 async function produce (bootstrap, topic, recs, opts = {}, send = {}) {
+  await autoCreate(bootstrap, topic)
+  await withAdmin(bootstrap, admin => topicReady(admin, topic))
   const producer = kafka(bootstrap).producer({ allowAutoTopicCreation: true, ...opts })
   await producer.connect()
   try {
@@ -76,16 +97,23 @@ const groupTimings = { sessionTimeout: 10000, rebalanceTimeout: 10000, heartbeat
 
 /**
  * Reads count records of topic from the start of every partition. kafkajs has no consumer
- * without a group: a group of its own, used once, stands in for an assigned consumer.
+ * without a group: a group of its own, used once, stands in for an assigned consumer. A
+ * rebalance of that group may deliver a record again (at least once): each partition/offset
+ * is kept once.
  */
 async function consume (bootstrap, topic, count, ms = 30000) {
   const consumer = kafka(bootstrap).consumer({ groupId: `compat-once-${topic}-${Date.now()}`, ...groupTimings })
   const got = []
+  const seen = new Set()
   await consumer.connect()
   try {
     await consumer.subscribe({ topics: [topic], fromBeginning: true })
     await consumer.run({
-      eachMessage: async ({ partition, message }) => { got.push(fromMessage(partition, message)) }
+      eachMessage: async ({ partition, message }) => {
+        const key = `${partition}/${message.offset}`
+        if (!seen.has(key)) got.push(fromMessage(partition, message))
+        seen.add(key)
+      }
     })
     await waitFor(`${count} records`, ms, () => {
       if (got.length < count) throw new Error(`${got.length} consumed`)
@@ -107,4 +135,6 @@ async function topicReady (admin, topic, partitions = PARTITIONS) {
   })
 }
 
-module.exports = { kafka, withAdmin, produce, consume, fromMessage, groupTimings, topicReady, CompressionTypes }
+module.exports = {
+  kafka, withAdmin, produce, consume, fromMessage, groupTimings, topicReady, autoCreate, CompressionTypes
+}

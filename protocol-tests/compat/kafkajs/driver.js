@@ -8,28 +8,15 @@ const {
   PARTITIONS, Unsupported, check, expected, pastBase, compare, sameValues,
   waitFor, main
 } = require('./common')
-const { kafka, withAdmin, produce, consume, fromMessage, groupTimings, topicReady, CompressionTypes } = require('./client')
+const {
+  kafka, withAdmin, produce, consume, fromMessage, groupTimings, topicReady, autoCreate, CompressionTypes
+} = require('./client')
 const groups = require('./groups')
 
 async function roundTrip (bootstrap, topic, seed, opts = {}, send = {}) {
   const want = expected(seed)
   await produce(bootstrap, topic, want, opts, send)
   compare(want, await consume(bootstrap, topic, want.length))
-}
-
-/**
- * kafkajs's admin asks for metadata without allow_auto_topic_creation; a consumer's subscribe
- * asks with it (allowAutoTopicCreation is on by default).
- */
-async function autoCreate (bootstrap, topic) {
-  const consumer = kafka(bootstrap).consumer({ groupId: `compat-autocreate-${topic}`, allowAutoTopicCreation: true })
-  await consumer.connect()
-  try {
-    // The first answer may still say UNKNOWN_TOPIC_OR_PARTITION while the topic is created.
-    await waitFor('the auto-created topic', 15000, () => consumer.subscribe({ topics: [topic] }))
-  } finally {
-    await consumer.disconnect()
-  }
 }
 
 async function metadataAutocreate (bootstrap, topic) {
@@ -193,16 +180,17 @@ async function alterConfigs (bootstrap, topic) {
     await topicConfigs(admin, topic)
     const alter = entries => admin.alterConfigs({ validateOnly: false,
       resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configEntries: entries }] })
+    // A broker applies config changes through its metadata log: describe until they show.
+    const shows = (what, ok) => waitFor(what, 10000, async () => {
+      const c = await topicConfigs(admin, topic)
+      check(ok(c['retention.ms'], c['cleanup.policy']), JSON.stringify([c['retention.ms'], c['cleanup.policy']]))
+    })
     await alter([{ name: 'retention.ms', value: '7200000' }, { name: 'cleanup.policy', value: 'compact' }])
-    let c = await topicConfigs(admin, topic)
-    check(c['retention.ms'].value === '7200000' && c['retention.ms'].source === SOURCE_TOPIC &&
-      c['cleanup.policy'].value === 'compact' && c['cleanup.policy'].source === SOURCE_TOPIC,
-    `after SET: ${JSON.stringify([c['retention.ms'], c['cleanup.policy']])}`)
+    await shows('retention.ms=7200000 and cleanup.policy=compact as topic overrides', (rm, cp) =>
+      rm.value === '7200000' && rm.source === SOURCE_TOPIC && cp.value === 'compact' && cp.source === SOURCE_TOPIC)
     await alter([{ name: 'cleanup.policy', value: 'compact' }])
-    c = await topicConfigs(admin, topic)
-    check(c['retention.ms'].value === '604800000' && c['retention.ms'].source === SOURCE_DEFAULT &&
-      c['cleanup.policy'].value === 'compact',
-    `after dropping retention.ms: ${JSON.stringify([c['retention.ms'], c['cleanup.policy']])}`)
+    await shows('retention.ms back to its default, cleanup.policy=compact', (rm, cp) =>
+      rm.value === '604800000' && rm.source === SOURCE_DEFAULT && cp.value === 'compact')
     let type = 'no error'
     try {
       await alter([{ name: 'retention.ms', value: 'not-a-number' }])

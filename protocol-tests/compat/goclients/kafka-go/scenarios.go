@@ -302,24 +302,34 @@ func alterConfigs(ctx context.Context, bootstrap, topic string) error {
 	if err := alter(set("retention.ms", "7200000"), set("cleanup.policy", "compact")); err != nil {
 		return fmt.Errorf("SET: %w", err)
 	}
-	found, err := topicConfigs(ctx, cl, topic)
+	// A broker applies config changes through its metadata log: describe until they show.
+	type entry = kafka.DescribeConfigResponseConfigEntry
+	shows := func(what string, ok func(rm, cp entry) bool) error {
+		return driver.WaitFor(ctx, what, 10*time.Second, func() error {
+			found, err := topicConfigs(ctx, cl, topic)
+			if err != nil {
+				return err
+			}
+			rm, cp := found["retention.ms"], found["cleanup.policy"]
+			return driver.Check(ok(rm, cp), "retention.ms %q (%d), cleanup.policy %q (%d)",
+				rm.ConfigValue, rm.ConfigSource, cp.ConfigValue, cp.ConfigSource)
+		})
+	}
+	err := shows("retention.ms=7200000 and cleanup.policy=compact as topic overrides", func(rm, cp entry) bool {
+		return rm.ConfigValue == "7200000" && rm.ConfigSource == sourceTopic && cp.ConfigValue == "compact" && cp.ConfigSource == sourceTopic
+	})
 	if err != nil {
 		return err
-	}
-	rm, cp := found["retention.ms"], found["cleanup.policy"]
-	if rm.ConfigValue != "7200000" || rm.ConfigSource != sourceTopic || cp.ConfigValue != "compact" || cp.ConfigSource != sourceTopic {
-		return fmt.Errorf("after SET: retention.ms %q (%d), cleanup.policy %q (%d)", rm.ConfigValue, rm.ConfigSource, cp.ConfigValue, cp.ConfigSource)
 	}
 	del := kafka.IncrementalAlterConfigsRequestConfig{Name: "retention.ms", ConfigOperation: kafka.ConfigOperationDelete}
 	if err := alter(del); err != nil {
 		return fmt.Errorf("DELETE: %w", err)
 	}
-	if found, err = topicConfigs(ctx, cl, topic); err != nil {
+	err = shows("retention.ms back to its default, cleanup.policy=compact", func(rm, cp entry) bool {
+		return rm.ConfigValue == "604800000" && rm.ConfigSource == sourceDefault && cp.ConfigValue == "compact"
+	})
+	if err != nil {
 		return err
-	}
-	rm, cp = found["retention.ms"], found["cleanup.policy"]
-	if rm.ConfigValue != "604800000" || rm.ConfigSource != sourceDefault || cp.ConfigValue != "compact" {
-		return fmt.Errorf("after DELETE: retention.ms %q (%d), cleanup.policy %q", rm.ConfigValue, rm.ConfigSource, cp.ConfigValue)
 	}
 	err = alter(set("retention.ms", "not-a-number"))
 	return driver.Check(errors.Is(err, kafka.InvalidConfiguration), "invalid value: %v, expected INVALID_CONFIG", err)

@@ -327,25 +327,34 @@ func alterConfigs(ctx context.Context, bootstrap, topic string) error {
 		if err != nil {
 			return fmt.Errorf("SET: %w", err)
 		}
-		found, err := topicConfigs(ctx, adm, topic)
+		// A broker applies config changes through its metadata log: describe until they show.
+		shows := func(what string, ok func(rm, cp sarama.ConfigEntry) bool) error {
+			return driver.WaitFor(ctx, what, 10*time.Second, func() error {
+				found, err := topicConfigs(ctx, adm, topic)
+				if err != nil {
+					return err
+				}
+				rm, cp := found["retention.ms"], found["cleanup.policy"]
+				return driver.Check(ok(rm, cp), "retention.ms %q (%v), cleanup.policy %q (%v)",
+					rm.Value, rm.Source, cp.Value, cp.Source)
+			})
+		}
+		err = shows("retention.ms=7200000 and cleanup.policy=compact as topic overrides", func(rm, cp sarama.ConfigEntry) bool {
+			return rm.Value == "7200000" && rm.Source == sarama.SourceTopic && cp.Value == "compact" && cp.Source == sarama.SourceTopic
+		})
 		if err != nil {
 			return err
-		}
-		rm, cp := found["retention.ms"], found["cleanup.policy"]
-		if rm.Value != "7200000" || rm.Source != sarama.SourceTopic || cp.Value != "compact" || cp.Source != sarama.SourceTopic {
-			return fmt.Errorf("after SET: retention.ms %q (%v), cleanup.policy %q (%v)", rm.Value, rm.Source, cp.Value, cp.Source)
 		}
 		err = adm.IncrementalAlterConfig(sarama.TopicResource, topic, map[string]sarama.IncrementalAlterConfigsEntry{
 			"retention.ms": {Operation: sarama.IncrementalAlterConfigsOperationDelete}}, false)
 		if err != nil {
 			return fmt.Errorf("DELETE: %w", err)
 		}
-		if found, err = topicConfigs(ctx, adm, topic); err != nil {
+		err = shows("retention.ms back to its default, cleanup.policy=compact", func(rm, cp sarama.ConfigEntry) bool {
+			return rm.Value == "604800000" && rm.Source == sarama.SourceDefault && cp.Value == "compact"
+		})
+		if err != nil {
 			return err
-		}
-		rm, cp = found["retention.ms"], found["cleanup.policy"]
-		if rm.Value != "604800000" || rm.Source != sarama.SourceDefault || cp.Value != "compact" {
-			return fmt.Errorf("after DELETE: retention.ms %q (%v), cleanup.policy %q", rm.Value, rm.Source, cp.Value)
 		}
 		err = adm.IncrementalAlterConfig(sarama.TopicResource, topic, map[string]sarama.IncrementalAlterConfigsEntry{
 			"retention.ms": set("not-a-number")}, false)
