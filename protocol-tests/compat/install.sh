@@ -3,12 +3,15 @@
 # fresh Debian machine; Java and Maven for the reference broker are handled by ../kafka/):
 #   - python3 with venv, and a venv in python/.venv with the pinned client libraries;
 #   - Go (Debian's golang-go when no `go` is on PATH), the modules of go/go.mod, and the
-#     go/compat-go driver binary;
+#     go/compat-go driver binary; the modules of goclients/go.mod and its sarama and kafka-go
+#     driver binaries;
+#   - Node.js and npm (Debian's when missing) and kafkajs/node_modules from its package-lock.json
+#     (zstd-napi compiles zstd, hence make and g++);
 #   - a Java 17 JDK and Maven (Debian's), then the Java drivers (java/: kafka-clients and
 #     Apache Kafka's tools 4.1.1, resolved into the same Maven repository ~/.m2 that the
 #     reference broker's jars come from) compiled into java/target.
-# Everything installed lives outside git (python/.venv, go/compat-go are gitignored; Go modules
-# go to the Go module cache).
+# Everything installed lives outside git (python/.venv, go/compat-go, goclients/*/compat-*,
+# kafkajs/node_modules, java/target are gitignored; Go modules go to the Go module cache).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -28,6 +31,10 @@ command -v go >/dev/null || apt_install golang-go
 # javac too: scripts/test-all.sh may have installed only the JRE for the reference broker.
 command -v javac >/dev/null || apt_install openjdk-17-jdk-headless
 command -v mvn >/dev/null || apt_install maven
+command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs npm
+command -v make >/dev/null && command -v g++ >/dev/null || apt_install make g++
+# zstd-napi compiles against Node's headers (no download): Debian ships them in libnode-dev.
+[[ -e /usr/include/node/node_api.h ]] || apt_install libnode-dev
 
 venv=$here/python/.venv
 req=$here/python/requirements.txt
@@ -41,6 +48,18 @@ fi
 cd "$here/go"
 go mod download
 go build -o compat-go .
+
+cd "$here/goclients"
+go mod download
+go build -o sarama/compat-sarama ./sarama
+go build -o kafka-go/compat-kafka-go ./kafka-go
+
+# The stamp skips npm when the lock file did not change since the last install.
+cd "$here/kafkajs"
+if ! cmp -s package-lock.json node_modules/.compat-installed-lock; then
+    npm ci --no-audit --no-fund --loglevel=error >/dev/null
+    cp package-lock.json node_modules/.compat-installed-lock
+fi
 
 # The Java drivers: rebuilt only when the pom or a source changed since the last build.
 cd "$here/java"

@@ -198,6 +198,12 @@ def main():
     if not (HERE / "python/.venv/bin/python").exists() or not shutil.which("go"):
         sys.exit("drivers not installed: run protocol-tests/compat/install.sh")
     subprocess.run(["go", "build", "-o", "compat-go", "."], cwd=HERE / "go", check=True)
+    for name in ("sarama", "kafka-go"):
+        subprocess.run(["go", "build", "-o", f"{name}/compat-{name}", f"./{name}"], cwd=HERE / "goclients",
+                       check=True)
+    wants_node = any(c["id"] == "kafkajs" for c in catalogue["clients"])
+    if wants_node and not (HERE / "kafkajs/node_modules/kafkajs").is_dir():
+        sys.exit("kafkajs driver not installed: run protocol-tests/compat/install.sh")
 
     started = time.monotonic()
     versions = client_versions(catalogue)
