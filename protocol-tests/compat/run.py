@@ -166,6 +166,18 @@ def ours_cell(res, scenario):
     return res["result"]
 
 
+def build_rdkafka_driver():
+    """Builds the Rust rdkafka driver (protocol-tests' compat-rdkafka binary) in the workspace
+    target dir (CARGO_TARGET_DIR if set) and links it where scenarios.json expects it."""
+    subprocess.run(["cargo", "build", "--quiet", "--release", "-p", "protocol-tests",
+                    "--bin", "compat-rdkafka"], cwd=REPO, check=True)
+    target = Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target")).resolve()
+    link = HERE / "rdkafka" / "compat-rdkafka"
+    link.parent.mkdir(exist_ok=True)
+    link.unlink(missing_ok=True)
+    link.symlink_to(target / "release" / "compat-rdkafka")
+
+
 def on_sigterm(_sig, _frame):
     # SystemExit unwinds the `with` blocks, so both brokers are stopped.
     sys.exit(143)
@@ -193,6 +205,8 @@ def main():
     if not (HERE / "python/.venv/bin/python").exists() or not shutil.which("go"):
         sys.exit("drivers not installed: run protocol-tests/compat/install.sh")
     subprocess.run(["go", "build", "-o", "compat-go", "."], cwd=HERE / "go", check=True)
+    if any(c["id"] == "rdkafka" for c in catalogue["clients"]):
+        build_rdkafka_driver()
 
     started = time.monotonic()
     versions = client_versions(catalogue)
