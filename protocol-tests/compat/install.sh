@@ -3,7 +3,8 @@
 # fresh Debian machine; Java and Maven for the reference broker are handled by ../kafka/):
 #   - python3 with venv, and a venv in python/.venv with the pinned client libraries;
 #   - Go (Debian's golang-go when no `go` is on PATH), the modules of go/go.mod, and the
-#     go/compat-go driver binary.
+#     go/compat-go driver binary;
+#   - kcat (Debian's package). The rdkafka driver (Rust) is built by run.py with cargo.
 # Everything installed lives outside git (python/.venv, go/compat-go are gitignored; Go modules
 # go to the Go module cache).
 set -euo pipefail
@@ -22,6 +23,8 @@ apt_install() {
 command -v python3 >/dev/null || apt_install python3 python3-venv
 python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
 command -v go >/dev/null || apt_install golang-go
+# Debian's kcat (1.7.1 on bookworm/trixie, with its own librdkafka) for the kcat driver.
+command -v kcat >/dev/null || apt_install kcat
 
 venv=$here/python/.venv
 req=$here/python/requirements.txt
