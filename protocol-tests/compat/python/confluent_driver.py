@@ -3,9 +3,10 @@
 import time
 
 import confluent_kafka
-from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
-from confluent_kafka.admin import (AdminClient, ConfigResource, NewPartitions, NewTopic,
-                                   ResourceType)
+from confluent_kafka import (Consumer, ConsumerGroupTopicPartitions, KafkaError, KafkaException,
+                             Producer, TopicPartition)
+from confluent_kafka.admin import (AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource,
+                                   NewPartitions, NewTopic, ResourceType)
 
 import common
 from common import PARTITIONS, check
@@ -248,6 +249,145 @@ def consumer_group(bootstrap, topic):
     c.close()
     seen = sorted((m.partition(), m.offset()) for m in got[:45] + rest)
     check(len(rest) == 45 and len(set(seen)) == 90, f"resumed member got {len(rest)}, {len(set(seen))} distinct in all")
+
+
+class Member:
+    """A subscribed group member (see common.py's group client contract)."""
+
+    def __init__(self, bootstrap, group, topic, name, static_id=None, cooperative=False,
+                 consumer_protocol=False):
+        conf = {"bootstrap.servers": bootstrap, "group.id": group,
+                "auto.offset.reset": "earliest", "enable.auto.commit": False}
+        if static_id:
+            conf.update({"group.instance.id": static_id, "session.timeout.ms": 30000})
+        if cooperative:
+            conf["partition.assignment.strategy"] = "cooperative-sticky"
+        if consumer_protocol:
+            conf["group.protocol"] = "consumer"
+        self.name, self.topic, self.seen, self.events, self.commit_each = name, topic, [], [], True
+        self.c = Consumer(conf)
+        self.c.subscribe([topic], on_assign=self._on("assign"), on_revoke=self._on("revoke"))
+
+    def _on(self, kind):
+        return lambda _c, parts: self.events.append((kind, {tp.partition for tp in parts}))
+
+    def poll(self):
+        batch = self.c.consume(100, 0.1)
+        done = {}
+        for m in batch:
+            if m.error():
+                check(m.error().code() == KafkaError._PARTITION_EOF, f"{self.name}: {m.error()}")
+                continue
+            self.seen.append((m.partition(), m.offset()))
+            done[m.partition()] = m.offset() + 1
+        if done and self.commit_each:
+            self.commit(done)
+
+    def assigned(self):
+        return {tp.partition for tp in self.c.assignment()}
+
+    def commit(self, offsets):
+        self.c.commit(offsets=[TopicPartition(self.topic, p, o) for p, o in offsets.items()],
+                      asynchronous=False)
+
+    def close(self):
+        self.c.close()
+
+
+class GroupClient:
+    """The group client of common.py's shared group scenarios."""
+
+    member = Member
+
+    @staticmethod
+    def ensure_topic(bootstrap, topic):
+        metadata_autocreate(bootstrap, topic)
+
+    @staticmethod
+    def produce(bootstrap, topic, records):
+        produce_all(producer(bootstrap), topic, records)
+
+    @staticmethod
+    def committed(bootstrap, group, topic):
+        c = consumer(bootstrap, **{"group.id": group})
+        try:
+            tps = c.committed([TopicPartition(topic, p) for p in range(PARTITIONS)], timeout=10)
+            return {tp.partition: tp.offset if tp.offset >= 0 else None for tp in tps}
+        finally:
+            c.close()
+
+    @staticmethod
+    def watermarks(bootstrap, topic):
+        c = consumer(bootstrap)
+        try:
+            return {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+                    for p in range(PARTITIONS)}
+        finally:
+            c.close()
+
+    @staticmethod
+    def offset_for_time(bootstrap, topic, partition, ts):
+        c = consumer(bootstrap)
+        try:
+            return c.offsets_for_times([TopicPartition(topic, partition, ts)], timeout=10)[0].offset
+        finally:
+            c.close()
+
+    @staticmethod
+    def commit_offsets(bootstrap, group, topic, offsets):
+        a = AdminClient({"bootstrap.servers": bootstrap})
+        req = ConsumerGroupTopicPartitions(
+            group, [TopicPartition(topic, p, o) for p, o in offsets.items()])
+        res = a.alter_consumer_group_offsets([req])[group].result(15)
+        errors = [tp for tp in res.topic_partitions if tp.error]
+        check(not errors, f"AlterConsumerGroupOffsets: {errors}")
+
+
+def alter_configs(bootstrap, topic):
+    a = AdminClient({"bootstrap.servers": bootstrap})
+    a.create_topics([NewTopic(topic, 1, 1)])[topic].result(15)
+    res = ConfigResource(ResourceType.TOPIC, topic)
+
+    def alter(*entries):
+        r = ConfigResource(ResourceType.TOPIC, topic, incremental_configs=[
+            ConfigEntry(k, v, incremental_operation=op) for k, v, op in entries])
+        return a.incremental_alter_configs([r])[r]
+
+    def describe():
+        return common.retry(lambda: a.describe_configs([res])[res].result(15))
+
+    common.retry(lambda: alter(("retention.ms", "7200000", AlterConfigOpType.SET),
+                               ("cleanup.policy", "compact", AlterConfigOpType.SET)).result(15))
+    entries = describe()
+    dynamic = confluent_kafka.admin.ConfigSource.DYNAMIC_TOPIC_CONFIG.value
+    for k, v in (("retention.ms", "7200000"), ("cleanup.policy", "compact")):
+        e = entries.get(k)
+        check(e is not None and e.value == v and e.source == dynamic, f"after SET: {k} {e}")
+    alter(("retention.ms", None, AlterConfigOpType.DELETE)).result(15)
+    rm = describe().get("retention.ms")
+    check(rm is not None and rm.value == "604800000" and rm.is_default, f"after DELETE: {rm}")
+    try:
+        alter(("retention.ms", "not-a-number", AlterConfigOpType.SET)).result(15)
+        check(False, "retention.ms=not-a-number was accepted")
+    except KafkaException as e:
+        check(e.args[0].code() == KafkaError.INVALID_CONFIG, f"invalid value: {e}, expected INVALID_CONFIG")
+
+
+def delete_records(bootstrap, topic):
+    produce_all(producer(bootstrap), topic, common.expected_records("dr", count=90))
+    a = AdminClient({"bootstrap.servers": bootstrap})
+    tp = TopicPartition(topic, 0, 10)
+    res = a.delete_records([tp])[tp].result(15)
+    check(res.low_watermark == 10, f"DeleteRecords low watermark {res.low_watermark}, expected 10")
+    c = consumer(bootstrap)
+    try:
+        marks = c.get_watermark_offsets(TopicPartition(topic, 0), timeout=10)
+        check(marks == (10, 30), f"watermarks {marks}, expected (10, 30)")
+    finally:
+        c.close()
+    got = [r for r in consume(bootstrap, topic, 80) if r["partition"] == 0]
+    check([r["offset"] for r in got] == list(range(10, 30)),
+          f"from earliest read offsets {[r['offset'] for r in got]}, expected 10..29")
 
 
 def versions():
