@@ -335,6 +335,22 @@ func consumerProtocolGroup(ctx context.Context, bootstrap, topic string) error {
 	if err := metadataAutocreate(ctx, bootstrap, topic); err != nil {
 		return err
 	}
+	// franz-go silently falls back to the classic protocol when the broker does not serve
+	// ConsumerGroupHeartbeat; that would not test KIP-848 at all.
+	if err := withAdmin(bootstrap, func(cl *kgo.Client, _ *kadm.Client) error {
+		resp, err := kmsg.NewPtrApiVersionsRequest().RequestWith(ctx, cl)
+		if err != nil {
+			return err
+		}
+		for _, k := range resp.ApiKeys {
+			if k.ApiKey == kmsg.ConsumerGroupHeartbeat.Int16() {
+				return nil
+			}
+		}
+		return errors.New("the broker does not advertise ConsumerGroupHeartbeat (KIP-848)")
+	}); err != nil {
+		return err
+	}
 	a, err := newMember(bootstrap, group, topic, "member A", kip848...)
 	if err != nil {
 		return err

@@ -14,6 +14,11 @@ from kafka.structs import OffsetAndMetadata
 import common
 from common import PARTITIONS, check
 
+#: One group member's poll, in ms. With short polls that time out in the middle of a
+#: JoinGroup/SyncGroup round, kafka-python 3.0.12's group leader was seen (on Apache Kafka too)
+#: to drop its own assignment and rejoin over and over.
+POLL_MS = 1000
+
 
 def producer(bootstrap, **extra):
     return KafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, **extra)
@@ -253,7 +258,7 @@ class Member:
 
     def poll(self):
         done = {}
-        for tp, batch in self.c.poll(timeout_ms=100).items():
+        for tp, batch in self.c.poll(timeout_ms=POLL_MS).items():
             for m in batch:
                 self.seen.append((tp.partition, m.offset))
                 done[tp.partition] = m.offset + 1
