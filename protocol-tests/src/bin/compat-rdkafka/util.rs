@@ -237,7 +237,7 @@ pub fn assigned<C: ConsumerContext>(c: &BaseConsumer<C>) -> Result<BTreeSet<i32>
     ))
 }
 
-/// Fails unless `what` happens before the deadline; `check` is called between polls.
+/// Fails, naming what was awaited (`what()`), once `deadline` has passed; called in poll loops.
 pub fn deadline_check(deadline: Instant, what: impl FnOnce() -> String) -> Result<()> {
     if Instant::now() >= deadline {
         bail!("timed out waiting for {}", what());
