@@ -7,6 +7,7 @@
 #     driver binaries;
 #   - Node.js and npm (Debian's when missing) and kafkajs/node_modules from its package-lock.json
 #     (zstd-napi compiles zstd, hence make and g++);
+#   - kcat (Debian's package). The rdkafka driver (Rust) is built by run.py with cargo;
 #   - a Java 17 JDK and Maven (Debian's), then the Java drivers (java/: kafka-clients and
 #     Apache Kafka's tools 4.1.1, resolved into the same Maven repository ~/.m2 that the
 #     reference broker's jars come from) compiled into java/target.
@@ -35,6 +36,8 @@ command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs np
 command -v make >/dev/null && command -v g++ >/dev/null || apt_install make g++
 # zstd-napi compiles against Node's headers (no download): Debian ships them in libnode-dev.
 [[ -e /usr/include/node/node_api.h ]] || apt_install libnode-dev
+# Debian's kcat (1.7.1 on bookworm/trixie, with its own librdkafka) for the kcat driver.
+command -v kcat >/dev/null || apt_install kcat
 
 venv=$here/python/.venv
 req=$here/python/requirements.txt

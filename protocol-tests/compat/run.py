@@ -81,7 +81,9 @@ class OurBroker:
         self.proc = subprocess.Popen(
             [self.binary, "--override", "listeners=PLAINTEXT://127.0.0.1:0",
              "--override", f"log.dirs={self.dir / 'data'}",
-             "--override", f"num.partitions={NUM_PARTITIONS}"],
+             "--override", f"num.partitions={NUM_PARTITIONS}",
+             # The same setting start-kafka.sh gives the reference broker.
+             "--override", "group.initial.rebalance.delay.ms=0"],
             stdout=subprocess.PIPE, stderr=self.log, stdin=subprocess.DEVNULL, text=True)
         found = {}
 
@@ -171,6 +173,19 @@ def ours_cell(res, scenario):
     return res["result"]
 
 
+def build_rdkafka_driver():
+    """Builds the Rust rdkafka driver (protocol-tests' compat-rdkafka binary) in the workspace
+    target dir (CARGO_TARGET_DIR if set) and links it where scenarios.json expects it."""
+    # The debug profile: `cargo test --workspace` has already built librdkafka there.
+    subprocess.run(["cargo", "build", "--quiet", "-p", "protocol-tests",
+                    "--bin", "compat-rdkafka"], cwd=REPO, check=True)
+    target = Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target")).resolve()
+    link = HERE / "rdkafka" / "compat-rdkafka"
+    link.parent.mkdir(exist_ok=True)
+    link.unlink(missing_ok=True)
+    link.symlink_to(target / "debug" / "compat-rdkafka")
+
+
 def on_sigterm(_sig, _frame):
     # SystemExit unwinds the `with` blocks, so both brokers are stopped.
     sys.exit(143)
@@ -204,6 +219,8 @@ def main():
     wants_node = any(c["id"] == "kafkajs" for c in catalogue["clients"])
     if wants_node and not (HERE / "kafkajs/node_modules/kafkajs").is_dir():
         sys.exit("kafkajs driver not installed: run protocol-tests/compat/install.sh")
+    if any(c["id"] == "rdkafka" for c in catalogue["clients"]):
+        build_rdkafka_driver()
 
     started = time.monotonic()
     versions = client_versions(catalogue)

@@ -37,6 +37,22 @@ var scenarios = map[string]scenarioFunc{
 	"empty-partition-eof":     emptyEOF,
 	"describe-configs":        describeConfigs,
 	"consumer-group-resume":   consumerGroup,
+	// Issue 3's additions (groups.go).
+	"consumer-group-rebalance":     groupRebalance,
+	"static-membership":            staticMembership,
+	"cooperative-rebalance":        cooperativeRebalance,
+	"consumer-protocol-group":      consumerProtocolGroup,
+	"consumer-group-lag":           groupLag,
+	"consumer-group-reset-offsets": groupResetOffsets,
+	"alter-configs":                alterConfigs,
+	"delete-records":               deleteRecords,
+	"perf-tools":                   unsupported("needs Kafka's command-line tools, not a client library"),
+	"dump-log":                     unsupported("needs Kafka's command-line tools, not a client library"),
+}
+
+// unsupported is a scenario franz-go cannot express, and why.
+func unsupported(why string) scenarioFunc {
+	return func(context.Context, string, string) error { return fmt.Errorf("%w: %s", errUnsupported, why) }
 }
 
 func main() {

@@ -1,12 +1,14 @@
 """Scenarios driven by aiokafka (asyncio, pure Python)."""
 
 import asyncio
+import threading
 import time
 
 import aiokafka
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewPartitions, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from aiokafka.admin.records_to_delete import RecordsToDelete
 from aiokafka.errors import MessageSizeTooLargeError
 from aiokafka.structs import OffsetAndMetadata
 
@@ -234,32 +236,194 @@ async def consumer_group(bootstrap, topic):
     check(len(rest) == 45 and len(seen) == 90, f"resumed member got {len(rest)}, {len(seen)} distinct")
 
 
-def versions():
-    return {"aiokafka": aiokafka.__version__}
-
-
-async def delete_records(bootstrap, topic):
-    from aiokafka.admin.records_to_delete import RecordsToDelete
+async def alter_configs(bootstrap, topic):
+    # aiokafka speaks AlterConfigs (not the incremental API): a SET is an alter with the key, a
+    # DELETE an alter without it (the request replaces the topic's whole override set).
     a = await admin(bootstrap)
     try:
         await a.create_topics([NewTopic(topic, 1, 1)])
-        records = [dict(r, partition=0) for r in common.expected_records("dr", count=50)]
-        await produce_all(bootstrap, topic, records)
+
+        async def alter(configs):
+            errors = []
+            for resp in await a.alter_configs([ConfigResource(ConfigResourceType.TOPIC, topic, configs)]):
+                # (error_code, error_message, resource_type, resource_name)
+                errors += [(r[0], r[1]) for r in resp.resources if r[0] != 0]
+            return errors
+
+        async def describe():
+            entries = {}
+            for resp in await a.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)]):
+                for res in resp.resources:
+                    for cfg in res[4]:
+                        # (name, value, read_only, config_source, is_sensitive, synonyms...)
+                        entries[cfg[0]] = (cfg[1], cfg[3])
+            return entries
+
+        deadline = time.monotonic() + 10
+        while errors := await alter({"retention.ms": "7200000", "cleanup.policy": "compact"}):
+            check(time.monotonic() < deadline, f"SET: {errors}")
+            await asyncio.sleep(0.3)
+        entries = await describe()
+        for k, v in (("retention.ms", "7200000"), ("cleanup.policy", "compact")):
+            check(entries.get(k) == (v, DYNAMIC_TOPIC_CONFIG), f"after SET: {k} {entries.get(k)}")
+        errors = await alter({"cleanup.policy": "delete"})
+        check(not errors, f"DELETE retention.ms: {errors}")
+        entries = await describe()
+        check(entries.get("retention.ms") == ("604800000", DEFAULT_CONFIG),
+              f"after DELETE: retention.ms {entries.get('retention.ms')}")
+        errors = await alter({"retention.ms": "not-a-number"})
+        check([e[0] for e in errors] == [INVALID_CONFIG], f"invalid value: {errors}, expected INVALID_CONFIG")
+    finally:
+        await a.close()
+
+
+#: DescribeConfigs config_source values and the INVALID_CONFIG error code (Kafka protocol).
+DYNAMIC_TOPIC_CONFIG, DEFAULT_CONFIG, INVALID_CONFIG = 1, 5, 40
+
+
+async def delete_records(bootstrap, topic):
+    await produce_all(bootstrap, topic, common.expected_records("dr", count=90))
+    a = await admin(bootstrap)
+    try:
         tp = TopicPartition(topic, 0)
-        low = await a.delete_records({tp: RecordsToDelete(before_offset=20)})
-        check(low.get(tp) == 20, f"low watermark {low}")
+        res = await a.delete_records({tp: RecordsToDelete(before_offset=10)})
+        check(res.get(tp) == 10, f"DeleteRecords: {res}, expected low watermark 10")
     finally:
         await a.close()
     c = await consumer(bootstrap)
     try:
+        tp = TopicPartition(topic, 0)
+        marks = ((await c.beginning_offsets([tp]))[tp], (await c.end_offsets([tp]))[tp])
+        check(marks == (10, 30), f"earliest, latest {marks}, expected (10, 30)")
         c.assign([tp])
-        earliest = (await c.beginning_offsets([tp]))[tp]
-        check(earliest == 20, f"ListOffsets earliest {earliest}, expected 20")
-        await c.seek_to_beginning(tp)
-        got = [m["offset"] for m in await drain(c, 30)]
+        await c.seek_to_beginning()
+        got = await drain(c, 20)
+        check([r["offset"] for r in got] == list(range(10, 30)),
+              f"from earliest read offsets {[r['offset'] for r in got]}, expected 10..29")
     finally:
         await c.stop()
-    check(got[:1] == [20] and len(got) == 30, f"consumer from earliest got {got[:3]}...")
+
+
+class Loop:
+    """An event loop on its own thread, so the shared (synchronous) group scenarios can drive
+    aiokafka while its background tasks (heartbeats, fetches) keep running between calls."""
+
+    def __init__(self):
+        self.loop = asyncio.new_event_loop()
+        threading.Thread(target=self.loop.run_forever, daemon=True).start()
+
+    def run(self, coro, timeout=60):
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+
+class Listener(ConsumerRebalanceListener):
+    """Records a member's rebalance callbacks as ("assign" | "revoke", {partitions})."""
+
+    def __init__(self, events):
+        self.events = events
+
+    def on_partitions_revoked(self, revoked):
+        self.events.append(("revoke", {tp.partition for tp in revoked}))
+
+    def on_partitions_assigned(self, assigned):
+        self.events.append(("assign", {tp.partition for tp in assigned}))
+
+
+class Member:
+    """A subscribed group member (see common.py's group client contract)."""
+
+    def __init__(self, loop, bootstrap, group, topic, name, static_id=None, cooperative=False,
+                 consumer_protocol=False):
+        if cooperative:
+            raise common.Unsupported("aiokafka has no cooperative (incremental) assignor")
+        if consumer_protocol:
+            raise common.Unsupported("aiokafka has no KIP-848 consumer group protocol")
+        conf = {"group_id": group, "enable_auto_commit": False, "auto_offset_reset": "earliest"}
+        if static_id:
+            conf.update(group_instance_id=static_id, session_timeout_ms=30000)
+        self.loop, self.name, self.topic = loop, name, topic
+        self.seen, self.events, self.commit_each = [], [], True
+
+        async def start():
+            c = AIOKafkaConsumer(bootstrap_servers=bootstrap, **conf)
+            await c.start()
+            c.subscribe([topic], listener=Listener(self.events))
+            return c
+        self.c = loop.run(start())
+
+    def poll(self):
+        done = {}
+        for tp, batch in self.loop.run(self.c.getmany(timeout_ms=100)).items():
+            for m in batch:
+                self.seen.append((tp.partition, m.offset))
+                done[tp.partition] = m.offset + 1
+        if done and self.commit_each:
+            self.commit(done)
+
+    def assigned(self):
+        return {tp.partition for tp in self.c.assignment()}
+
+    def commit(self, offsets):
+        self.loop.run(self.c.commit({TopicPartition(self.topic, p): OffsetAndMetadata(o, "")
+                                     for p, o in offsets.items()}))
+
+    def close(self):
+        self.loop.run(self.c.stop())
+
+
+class GroupClient:
+    """The group client of common.py's shared group scenarios, over one background loop."""
+
+    def __init__(self):
+        self.loop = Loop()
+
+    def member(self, *args, **kwargs):
+        return Member(self.loop, *args, **kwargs)
+
+    def ensure_topic(self, bootstrap, topic):
+        self.loop.run(metadata_autocreate(bootstrap, topic))
+
+    def produce(self, bootstrap, topic, records):
+        self.loop.run(produce_all(bootstrap, topic, records))
+
+    def _with_consumer(self, bootstrap, fn, **conf):
+        async def run():
+            c = await consumer(bootstrap, **conf)
+            try:
+                return await fn(c)
+            finally:
+                await c.stop()
+        return self.loop.run(run())
+
+    def committed(self, bootstrap, group, topic):
+        async def fn(c):
+            return {tp.partition: await c.committed(tp) for tp in tps(topic)}
+        return self._with_consumer(bootstrap, fn, group_id=group)
+
+    def watermarks(self, bootstrap, topic):
+        async def fn(c):
+            lo, hi = await c.beginning_offsets(tps(topic)), await c.end_offsets(tps(topic))
+            return {tp.partition: (lo[tp], hi[tp]) for tp in tps(topic)}
+        return self._with_consumer(bootstrap, fn)
+
+    def offset_for_time(self, bootstrap, topic, partition, ts):
+        async def fn(c):
+            tp = TopicPartition(topic, partition)
+            return (await c.offsets_for_times({tp: ts}))[tp].offset
+        return self._with_consumer(bootstrap, fn)
+
+    def commit_offsets(self, bootstrap, group, topic, offsets):
+        # An assigned (not subscribed) consumer of the group commits with no generation, which
+        # a group without members accepts.
+        async def fn(c):
+            c.assign(tps(topic))
+            await c.commit({TopicPartition(topic, p): OffsetAndMetadata(o, "")
+                            for p, o in offsets.items()})
+        self._with_consumer(bootstrap, fn, group_id=group)
+
+
+def versions():
+    return {"aiokafka": aiokafka.__version__}
 
 
 #: aiokafka retries some errors forever (a group it cannot join): bound every scenario.
@@ -275,7 +439,11 @@ def sync(fn):
     return lambda bootstrap, topic: asyncio.run(bounded(bootstrap, topic))
 
 
-SCENARIOS = {k: sync(v) for k, v in common.scenario_table(globals()).items()}
+# The group scenarios are synchronous (shared with the other drivers); GroupClient runs the
+# aiokafka side on its own loop, so only the others go through sync().
+SCENARIOS = {k: sync(v) for k, v in common.scenario_table(
+    {k: v for k, v in globals().items() if k != "GroupClient"}).items()}
+SCENARIOS |= common.group_scenarios(GroupClient)
 
 if __name__ == "__main__":
     common.main("aiokafka", versions, SCENARIOS)

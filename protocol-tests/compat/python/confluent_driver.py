@@ -3,9 +3,10 @@
 import time
 
 import confluent_kafka
-from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
-from confluent_kafka.admin import (AdminClient, ConfigResource, NewPartitions, NewTopic,
-                                   ResourceType)
+from confluent_kafka import (Consumer, ConsumerGroupTopicPartitions, KafkaError, KafkaException,
+                             Producer, TopicPartition)
+from confluent_kafka.admin import (AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource,
+                                   NewPartitions, NewTopic, ResourceType)
 
 import common
 from common import PARTITIONS, check
@@ -323,6 +324,98 @@ def consumer_group(bootstrap, topic):
     c.close()
     seen = sorted((m.partition(), m.offset()) for m in got[:45] + rest)
     check(len(rest) == 45 and len(set(seen)) == 90, f"resumed member got {len(rest)}, {len(set(seen))} distinct in all")
+
+
+class Member:
+    """A subscribed group member (see common.py's group client contract)."""
+
+    def __init__(self, bootstrap, group, topic, name, static_id=None, cooperative=False,
+                 consumer_protocol=False):
+        conf = {"bootstrap.servers": bootstrap, "group.id": group,
+                "auto.offset.reset": "earliest", "enable.auto.commit": False}
+        if static_id:
+            conf.update({"group.instance.id": static_id, "session.timeout.ms": 30000})
+        if cooperative:
+            conf["partition.assignment.strategy"] = "cooperative-sticky"
+        if consumer_protocol:
+            conf["group.protocol"] = "consumer"
+        self.name, self.topic, self.seen, self.events, self.commit_each = name, topic, [], [], True
+        self.c = Consumer(conf)
+        self.c.subscribe([topic], on_assign=self._on("assign"), on_revoke=self._on("revoke"))
+
+    def _on(self, kind):
+        return lambda _c, parts: self.events.append((kind, {tp.partition for tp in parts}))
+
+    def poll(self):
+        batch = self.c.consume(100, 0.1)
+        done = {}
+        for m in batch:
+            if m.error():
+                check(m.error().code() == KafkaError._PARTITION_EOF, f"{self.name}: {m.error()}")
+                continue
+            self.seen.append((m.partition(), m.offset()))
+            done[m.partition()] = m.offset() + 1
+        if done and self.commit_each:
+            self.commit(done)
+
+    def assigned(self):
+        return {tp.partition for tp in self.c.assignment()}
+
+    def commit(self, offsets):
+        self.c.commit(offsets=[TopicPartition(self.topic, p, o) for p, o in offsets.items()],
+                      asynchronous=False)
+
+    def close(self):
+        self.c.close()
+
+
+class GroupClient:
+    """The group client of common.py's shared group scenarios."""
+
+    member = Member
+
+    @staticmethod
+    def ensure_topic(bootstrap, topic):
+        metadata_autocreate(bootstrap, topic)
+
+    @staticmethod
+    def produce(bootstrap, topic, records):
+        produce_all(producer(bootstrap), topic, records)
+
+    @staticmethod
+    def committed(bootstrap, group, topic):
+        c = consumer(bootstrap, **{"group.id": group})
+        try:
+            tps = c.committed([TopicPartition(topic, p) for p in range(PARTITIONS)], timeout=10)
+            return {tp.partition: tp.offset if tp.offset >= 0 else None for tp in tps}
+        finally:
+            c.close()
+
+    @staticmethod
+    def watermarks(bootstrap, topic):
+        c = consumer(bootstrap)
+        try:
+            return {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+                    for p in range(PARTITIONS)}
+        finally:
+            c.close()
+
+    @staticmethod
+    def offset_for_time(bootstrap, topic, partition, ts):
+        c = consumer(bootstrap)
+        try:
+            return c.offsets_for_times([TopicPartition(topic, partition, ts)], timeout=10)[0].offset
+        finally:
+            c.close()
+
+    @staticmethod
+    def commit_offsets(bootstrap, group, topic, offsets):
+        a = AdminClient({"bootstrap.servers": bootstrap})
+        req = ConsumerGroupTopicPartitions(
+            group, [TopicPartition(topic, p, o) for p, o in offsets.items()])
+        res = a.alter_consumer_group_offsets([req])[group].result(15)
+        errors = [tp for tp in res.topic_partitions if tp.error]
+        check(not errors, f"AlterConsumerGroupOffsets: {errors}")
 
 
 def versions():
