@@ -10,7 +10,7 @@ use super::codes;
 use super::config::GroupConfig;
 use super::coordinator::{Effects, GroupCoordinator, RequestContext};
 use super::member::{Member, Parked};
-use super::rebalance::{join_error, sync_error};
+use super::rebalance::{join_error, s, sync_error};
 use super::records::GroupRecord;
 
 /// The parts of a JoinGroup the coordinator acts on, checked and converted.
@@ -346,6 +346,9 @@ fn replace_static_member(
             .static_members
             .insert(instance_id.clone(), new_id.clone());
     }
+    // Before v9 a returning leader is told the OLD leader id: it then acts as a follower and
+    // takes its assignment back instead of assigning over a member list it is not given.
+    let leader_before = group.leader.clone().unwrap_or_default();
     if group.is_leader(old_id) {
         group.leader = Some(new_id.clone());
     }
@@ -365,9 +368,12 @@ fn replace_static_member(
         });
         let version = args.ctx.api_version;
         let leader = group.is_leader(&new_id);
-        // A v9+ leader gets the members but is told to skip assigning; older leaders get no
-        // members, which makes them send an empty assignment the Stable group ignores.
-        let response = group.join_success(&new_id, version, leader && version >= 9, leader);
+        // A v9+ leader gets the members but is told to skip assigning; older clients see the
+        // old leader id, so none of them believes it must assign.
+        let mut response = group.join_success(&new_id, version, leader && version >= 9, leader);
+        if version < 9 {
+            response.leader = s(&leader_before);
+        }
         fx.respond(args.ctx.token, response);
         return Ok(());
     }

@@ -527,6 +527,42 @@ fn static_leader_restart_v9_skips_assignment_and_changed_protocols_rebalance() {
 }
 
 #[test]
+fn static_leader_restart_before_v9_is_told_the_old_leader_and_follows() {
+    let mut h = H::new(GroupConfig::default());
+    let t1 = h.join("g", "", Some("a"), &range(), 7);
+    let t2 = h.join("g", "", Some("b"), &range(), 7);
+    h.advance(6_000);
+    let old_leader = h.join_response(t1).expect("a").member_id.to_string();
+    let follower = h.join_response(t2).expect("b").member_id.to_string();
+    let ls = h.sync(
+        "g",
+        &old_leader,
+        1,
+        &[(&old_leader, b"A"), (&follower, b"B")],
+        3,
+    );
+    let fs = h.sync("g", &follower, 1, &[], 3);
+    h.sync_response(ls).expect("leader synced");
+    h.sync_response(fs).expect("follower synced");
+    let t = h.join("g", "", Some("a"), &range(), 7);
+    let r = h.join_response(t).expect("answered at once");
+    // The restarted leader must not think it leads: it would assign over an empty member list.
+    assert_eq!((r.error_code, r.generation_id), (0, 1));
+    assert_ne!(r.leader, r.member_id);
+    assert_eq!(r.leader.as_str(), old_leader);
+    assert!(r.members.is_empty());
+    let new_id = r.member_id.to_string();
+    let t = h.sync("g", &new_id, 1, &[], 3);
+    assert_eq!(h.sync_response(t).expect("sync").assignment.as_ref(), b"A");
+    assert_eq!(
+        h.heartbeat("g", &follower, 1),
+        0,
+        "no rebalance for the other member"
+    );
+    assert_eq!(h.c.group_state("g"), Some(GroupState::Stable));
+}
+
+#[test]
 fn repeated_joins_are_answered_never_dropped() {
     let mut h = H::new(GroupConfig::default());
     let g = h.form_group("g", 2, &range());
