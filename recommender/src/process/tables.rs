@@ -27,17 +27,18 @@ pub async fn load_catalogue(bootstrap: &str, wait: Duration) -> Result<Catalogue
             }
             latest.insert(key, r.value);
         }
-        let mut cat = Catalogue::new();
+        let mut titles = Vec::new();
         let mut bad = 0usize;
         for key in order {
             let Some(Some(value)) = latest.get(&key) else {
                 continue;
             };
             match serde_json::from_slice::<TitleRecord>(value) {
-                Ok(t) => t.insert_into(&mut cat),
+                Ok(t) => titles.push(t),
                 Err(_) => bad += 1,
             }
         }
+        let cat = catalogue_of(&titles);
         if bad > 0 {
             tracing::warn!(bad, "unreadable title-metadata records skipped");
         }
@@ -47,6 +48,26 @@ pub async fn load_catalogue(bootstrap: &str, wait: Duration) -> Result<Catalogue
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
+}
+
+/// A catalogue from title records. Genre ids are assigned in genre-name order, so every
+/// process that loads the same titles numbers genres the same way (signal state, which the
+/// changelog carries, refers to genres by id).
+pub fn catalogue_of(titles: &[TitleRecord]) -> Catalogue {
+    let mut cat = Catalogue::new();
+    let mut names: Vec<&str> = titles
+        .iter()
+        .flat_map(|t| t.genres.iter().map(String::as_str))
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    for n in names {
+        cat.intern_genre(n);
+    }
+    for t in titles {
+        t.insert_into(&mut cat);
+    }
+    cat
 }
 
 /// The latest feature record of every user in `user-behavior-features`.

@@ -42,6 +42,12 @@ const WORDS_B: [&str; 12] = [
 pub fn generate(seed: u64) -> Catalogue {
     let mut rng = Rng::new(seed ^ 0xC0FF_EE00);
     let mut cat = Catalogue::new();
+    // Genre ids in name order, as every reader of `title-metadata` assigns them.
+    let mut sorted = GENRES;
+    sorted.sort_unstable();
+    for g in sorted {
+        cat.intern_genre(g);
+    }
     let genres: Vec<u16> = GENRES.iter().map(|g| cat.intern_genre(g)).collect();
     let name = |rng: &mut Rng, g: usize| {
         format!(
@@ -118,4 +124,24 @@ pub fn series_of(g: usize) -> Vec<TitleId> {
 /// The first episode of a series.
 pub fn first_episode(series: TitleId) -> TitleId {
     series + 21
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::features::TitleRecord;
+    use crate::process::tables::catalogue_of;
+
+    #[test]
+    fn genre_ids_match_a_catalogue_read_back_from_title_records() {
+        let cat = generate(9);
+        let mut records: Vec<TitleRecord> =
+            cat.titles().map(|t| TitleRecord::of(t, &cat)).collect();
+        records.reverse();
+        let back = catalogue_of(&records);
+        assert_eq!(back.len(), cat.len());
+        for t in cat.titles() {
+            assert_eq!(back.genres_of(t.id), cat.genres_of(t.id), "title {}", t.id);
+        }
+    }
 }
