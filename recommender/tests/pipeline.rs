@@ -367,3 +367,85 @@ async fn process_restart_mid_stream_loses_and_double_counts_nothing() {
     task_b.await.unwrap().unwrap();
     b.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_processors_split_the_partitions_and_produce_the_same_features_as_one() {
+    let b = broker().await;
+    let stream = play_stream(2_000);
+    let cat = catalogue_gen::generate(SEED);
+    let mut expected = SignalStore::default();
+    for e in &stream {
+        expected.update(e, &cat);
+    }
+    let producer = Producer::new(&b.bootstrap).unwrap();
+    simulate::publish_catalogue(&producer, &cat).await.unwrap();
+    let (stop_tx, stop) = watch::channel(false);
+    let counters = [
+        Arc::new(ProcessCounters::default()),
+        Arc::new(ProcessCounters::default()),
+    ];
+    let tasks: Vec<_> = counters
+        .iter()
+        .map(|c| {
+            tokio::spawn(process::run(
+                process_cfg(&b.bootstrap, "scale-test"),
+                stop.clone(),
+                c.clone(),
+            ))
+        })
+        .collect();
+    // Both join before the stream starts, so that neither takes everything.
+    let all = (topics::ACTIVITY_TOPICS.len() as u64) * topics::USER_PARTITIONS as u64;
+    wait_for(
+        "both processors to share the partitions",
+        Duration::from_secs(60),
+        || {
+            let a: Vec<u64> = counters
+                .iter()
+                .map(|c| c.assigned.load(Ordering::Relaxed))
+                .collect();
+            async move { (a.iter().all(|n| *n > 0) && a.iter().sum::<u64>() == all).then_some(()) }
+        },
+    )
+    .await;
+    for e in &stream {
+        producer.enqueue_event(e).await.unwrap();
+    }
+    producer.flush(Duration::from_secs(30)).await.unwrap();
+    let mut users: Vec<UserId> = stream.iter().map(|e| e.user_id).collect();
+    users.sort_unstable();
+    users.dedup();
+    let bootstrap = b.bootstrap.clone();
+    wait_for(
+        "the features of every user",
+        Duration::from_secs(90),
+        || {
+            let bootstrap = bootstrap.clone();
+            let (expected, users) = (&expected, &users);
+            async move {
+                let recs = load_features(&bootstrap).await.ok()?;
+                let by_user: BTreeMap<UserId, _> =
+                    recs.into_iter().map(|r| (r.user_id, r.signals)).collect();
+                users
+                    .iter()
+                    .all(|u| by_user.get(u) == expected.user(*u))
+                    .then_some(())
+            }
+        },
+    )
+    .await;
+    let applied: Vec<u64> = counters
+        .iter()
+        .map(|c| c.applied.load(Ordering::Relaxed))
+        .collect();
+    eprintln!("events applied per processor: {applied:?}");
+    assert!(
+        applied.iter().all(|n| *n > 0),
+        "both processors took partitions: {applied:?}"
+    );
+    stop_tx.send(true).unwrap();
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    b.stop().await;
+}

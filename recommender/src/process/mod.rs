@@ -51,6 +51,8 @@ pub struct ProcessCounters {
     pub malformed: AtomicU64,
     /// Users restored from the changelog at the last (re)load.
     pub restored: AtomicU64,
+    /// Partitions currently assigned to this member.
+    pub assigned: AtomicU64,
 }
 
 /// Runs until `stop` turns true.
@@ -82,6 +84,7 @@ pub async fn run(
                     tracing::info!(partitions = now.count(), "assignment changed");
                     state = ProcessorState::new(catalogue.clone(), SignalConfig::default());
                     restore(&cfg.bootstrap, &mut state, &counters).await?;
+                    counters.assigned.store(now.count() as u64, Ordering::Relaxed);
                     assignment = now;
                 }
             }
