@@ -20,11 +20,13 @@
 //! - [`process`]: the stream processor (consumer group, changelog restore).
 //! - [`serve`]: the HTTP API and the live web page.
 //! - [`up`]: everything in one process, with our broker embedded.
+//! - [`bench`]: freshness, throughput and memory measurements.
 //! - [`error`]: the edges' error type.
 
 // Tests may unwrap (house rule); the library itself may not.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod bench;
 pub mod catalogue;
 pub mod consumer;
 pub mod dataset;

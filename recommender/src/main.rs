@@ -80,6 +80,18 @@ enum Command {
         #[arg(long, default_value = recommender::process::GROUP)]
         group: String,
     },
+    /// Measures freshness (p50/p99 at each rate), fold throughput and memory per 100k users.
+    Bench {
+        /// Use this Kafka instead of starting our broker.
+        #[arg(long)]
+        bootstrap: Option<String>,
+        /// Comma-separated background rates, events/s.
+        #[arg(long, default_value = "1000,10000")]
+        rates: String,
+        /// Probes per rate.
+        #[arg(long, default_value_t = 300)]
+        probes: usize,
+    },
     /// Runs the HTTP API and web page alone.
     Serve {
         /// Kafka bootstrap servers.
@@ -169,6 +181,11 @@ fn main() -> Result<()> {
             };
             recommender::process::run(cfg, stop, Default::default()).await
         }),
+        Command::Bench {
+            bootstrap,
+            rates,
+            probes,
+        } => live(|stop| async move { bench(bootstrap, &rates, probes, stop).await }),
         Command::Serve { bootstrap, http } => live(|stop| async move {
             recommender::topics::create_all(&bootstrap).await?;
             let cfg = recommender::serve::ServeConfig {
@@ -201,6 +218,55 @@ fn main() -> Result<()> {
             run_eval(&dataset, &names, plot, window, &hybrid, skip_loo)
         }
     }
+}
+
+/// The `bench` subcommand: each measurement on a fresh embedded broker (or `--bootstrap`).
+async fn bench(
+    bootstrap: Option<String>,
+    rates: &str,
+    probes: usize,
+    _stop: tokio::sync::watch::Receiver<bool>,
+) -> Result<(), recommender::error::EdgeError> {
+    use recommender::bench;
+    let fold = tokio::task::spawn_blocking(|| bench::fold_throughput(200_000)).await?;
+    println!(
+        "{}",
+        serde_json::json!({ "fold_events_per_s_one_core": fold.round() })
+    );
+    let mem = tokio::task::spawn_blocking(|| bench::memory_per_100k_users(30)).await?;
+    println!(
+        "{}",
+        serde_json::json!({ "rss_bytes_per_100k_users_30_events_each": mem })
+    );
+    for rate in rates
+        .split(',')
+        .filter_map(|r| r.trim().parse::<f64>().ok())
+    {
+        let dir = std::env::temp_dir().join(format!("recommender-bench-{}", std::process::id()));
+        let embedded = match &bootstrap {
+            Some(_) => None,
+            None => Some(
+                recommender::up::EmbeddedBroker::start(
+                    std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+                    dir.clone(),
+                )
+                .await?,
+            ),
+        };
+        let b = match (&bootstrap, &embedded) {
+            (Some(b), _) => b.clone(),
+            (None, Some(e)) => e.address.to_string(),
+            (None, None) => continue,
+        };
+        recommender::topics::create_all(&b).await?;
+        let f = bench::freshness(&b, rate, probes).await?;
+        println!("{}", serde_json::to_string(&f)?);
+        if let Some(e) = embedded {
+            e.stop().await?;
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    Ok(())
 }
 
 /// Runs a live part on a multi-threaded runtime with logs on stderr, until Ctrl-C or SIGTERM.
