@@ -90,6 +90,19 @@ impl TitleRecord {
     }
 }
 
+/// A user profile as written to `user-profiles` (keyed by user id): what the user told the
+/// service, as opposed to what their behaviour shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UserProfile {
+    /// The user (also the record key).
+    pub user_id: UserId,
+    /// The device the account was set up on.
+    pub home_device: Device,
+    /// Genres chosen at sign-up.
+    #[serde(default)]
+    pub declared_genres: Vec<String>,
+}
+
 /// The latest features of one user, as written to `user-behavior-features`. It is both the
 /// product (readable summary) and the processor's changelog (full signal state plus the input
 /// positions already folded in, so a restarted processor neither loses nor double-counts).
@@ -107,6 +120,9 @@ pub struct FeatureRecord {
     pub signals: UserSignals,
     /// `topic/partition` → offset of the last input record of this user folded in.
     pub applied: BTreeMap<String, i64>,
+    /// The user's profile from `user-profiles`, when there is one (enrichment).
+    #[serde(default)]
+    pub profile: Option<UserProfile>,
 }
 
 /// The derived features a reader (or a person with kcat) looks at.
@@ -202,6 +218,7 @@ impl FeatureRecord {
             summary: FeatureSummary::of(sig, now, cat, cfg),
             signals: sig.clone(),
             applied,
+            profile: None,
         }
     }
 }

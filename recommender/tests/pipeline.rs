@@ -244,6 +244,19 @@ async fn sci_fi_binge_rises_in_top_picks_and_malformed_events_are_skipped() {
         },
     )
     .await;
+    // Enrichment: a simulated user's features carry their profile from `user-profiles`.
+    wait_for(
+        "a simulated user's profile in their features",
+        Duration::from_secs(30),
+        || async {
+            let (_, page) = sci_fi_share(addr, 1).await;
+            page["features"]["profile"]["declared_genres"]
+                .as_array()
+                .is_some_and(|g| g.len() == 2)
+                .then_some(())
+        },
+    )
+    .await;
     wait_for(
         "malformed events counted by process",
         Duration::from_secs(30),

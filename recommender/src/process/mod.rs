@@ -4,7 +4,8 @@
 //! changelog: at start-up, and whenever its partition assignment changes, it restores state
 //! from that topic. Offsets are committed only after the feature records they produced are
 //! acknowledged, so a crash replays, and the per-user input positions skip what was already
-//! folded in.
+//! folded in. Events are enriched with the catalogue and the `user-profiles` table (both
+//! reloaded with the state).
 
 pub mod state;
 pub mod tables;
@@ -119,6 +120,9 @@ async fn restore(
         .store(records.len() as u64, Ordering::Relaxed);
     for r in records {
         state.restore(r);
+    }
+    for p in tables::load_profiles(bootstrap).await? {
+        state.set_profile(p);
     }
     tracing::info!(
         users = state.users(),

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use crate::catalogue::Catalogue;
 use crate::event::{Event, EventError, UserId};
-use crate::features::FeatureRecord;
+use crate::features::{FeatureRecord, UserProfile};
 use crate::signals::{SignalConfig, SignalStore};
 
 /// What one input record did.
@@ -34,6 +34,8 @@ pub struct ProcessorState {
     signals: SignalStore,
     /// Per user: `topic/partition` → last offset folded in.
     applied: HashMap<UserId, BTreeMap<String, i64>>,
+    /// The profile table, for enrichment.
+    profiles: HashMap<UserId, UserProfile>,
 }
 
 impl ProcessorState {
@@ -43,7 +45,13 @@ impl ProcessorState {
             catalogue,
             signals: SignalStore::new(cfg),
             applied: HashMap::new(),
+            profiles: HashMap::new(),
         }
+    }
+
+    /// Sets (or replaces) a user's profile.
+    pub fn set_profile(&mut self, profile: UserProfile) {
+        self.profiles.insert(profile.user_id, profile);
     }
 
     /// Restores one user from their latest feature record.
@@ -61,13 +69,9 @@ impl ProcessorState {
     pub fn features(&self, user: UserId) -> Option<FeatureRecord> {
         let sig = self.signals.user(user)?;
         let applied = self.applied.get(&user).cloned().unwrap_or_default();
-        Some(FeatureRecord::new(
-            user,
-            sig,
-            applied,
-            &self.catalogue,
-            &self.signals.config,
-        ))
+        let mut rec = FeatureRecord::new(user, sig, applied, &self.catalogue, &self.signals.config);
+        rec.profile = self.profiles.get(&user).cloned();
+        Some(rec)
     }
 
     /// Folds one input record in.

@@ -9,7 +9,7 @@ use crate::catalogue::Catalogue;
 use crate::consumer::read_to_end;
 use crate::error::EdgeError;
 use crate::event::UserId;
-use crate::features::{FeatureRecord, TitleRecord};
+use crate::features::{FeatureRecord, TitleRecord, UserProfile};
 use crate::topics;
 
 /// Loads the catalogue; waits up to `wait` for `title-metadata` to hold something, since the
@@ -99,4 +99,18 @@ pub async fn load_features(bootstrap: &str) -> Result<Vec<FeatureRecord>, EdgeEr
     let mut out: Vec<FeatureRecord> = latest.into_values().flatten().collect();
     out.sort_by_key(|r| r.user_id);
     Ok(out)
+}
+
+/// The latest profile of every user in `user-profiles`.
+pub async fn load_profiles(bootstrap: &str) -> Result<Vec<UserProfile>, EdgeError> {
+    let mut latest: HashMap<UserId, Option<UserProfile>> = HashMap::new();
+    for r in read_to_end(bootstrap, topics::USER_PROFILES).await? {
+        let Some(user) = r.key_id() else { continue };
+        let profile = r
+            .value
+            .as_deref()
+            .and_then(|v| serde_json::from_slice::<UserProfile>(v).ok());
+        latest.insert(user, profile);
+    }
+    Ok(latest.into_values().flatten().collect())
 }

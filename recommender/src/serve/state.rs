@@ -14,7 +14,7 @@ use tokio::sync::broadcast;
 
 use crate::catalogue::Catalogue;
 use crate::event::{Event, UserId};
-use crate::features::{FeatureRecord, FeatureSummary};
+use crate::features::{FeatureRecord, FeatureSummary, UserProfile};
 use crate::model::{Hybrid, HybridConfig, Model};
 use crate::rows::{build_rows, RowConfig};
 use crate::signals::SignalConfig;
@@ -27,7 +27,7 @@ pub struct ServeState {
     /// The model.
     model: RwLock<Hybrid>,
     /// Latest features per user.
-    features: RwLock<HashMap<UserId, (i64, FeatureSummary)>>,
+    features: RwLock<HashMap<UserId, (i64, FeatureSummary, Option<UserProfile>)>>,
     /// Tells page streams that a user's rows may have changed.
     pub updates: broadcast::Sender<UserId>,
     /// Activity events folded into the model.
@@ -80,7 +80,7 @@ impl ServeState {
             return;
         };
         if let Ok(mut f) = self.features.write() {
-            f.insert(rec.user_id, (rec.updated_ms, rec.summary));
+            f.insert(rec.user_id, (rec.updated_ms, rec.summary, rec.profile));
         }
         let _ = self.updates.send(rec.user_id);
     }
@@ -120,7 +120,7 @@ impl ServeState {
             "user_id": user,
             "model_time_ms": now_ms,
             "rows": rows,
-            "features": features.map(|(t, s)| json!({ "updated_ms": t, "summary": s })),
+            "features": features.map(|(t, s, p)| json!({ "updated_ms": t, "summary": s, "profile": p })),
         })
     }
 

@@ -10,12 +10,11 @@ pub mod users;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use serde::Serialize;
 use tokio::sync::watch;
 
 use crate::catalogue::Catalogue;
 use crate::error::EdgeError;
-use crate::features::TitleRecord;
+use crate::features::{TitleRecord, UserProfile};
 use crate::producer::Producer;
 use crate::serve::http;
 use crate::topics;
@@ -41,14 +40,6 @@ pub struct SimulateConfig {
     pub serve: Option<SocketAddr>,
 }
 
-/// A user profile as written to `user-profiles`.
-#[derive(Debug, Serialize)]
-struct ProfileRecord<'a> {
-    user_id: u64,
-    home_device: crate::event::Device,
-    declared_genres: Vec<&'a str>,
-}
-
 /// Writes the catalogue to `title-metadata` and waits for the acknowledgements.
 pub async fn publish_catalogue(p: &Producer, cat: &Catalogue) -> Result<usize, EdgeError> {
     for t in cat.titles() {
@@ -69,13 +60,13 @@ pub async fn run(cfg: SimulateConfig, mut stop: watch::Receiver<bool>) -> Result
     let start = cfg.start_ms.unwrap_or_else(wall_ms);
     let mut sim = Simulator::new(cfg.seed, cfg.users, cat, start);
     for u in sim.users() {
-        let rec = ProfileRecord {
+        let rec = UserProfile {
             user_id: u.id,
             home_device: u.device,
             declared_genres: u
                 .favourites
                 .iter()
-                .map(|g| catalogue_gen::GENRES[*g])
+                .map(|g| catalogue_gen::GENRES[*g].to_string())
                 .collect(),
         };
         let json = serde_json::to_vec(&rec)?;
