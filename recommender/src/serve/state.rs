@@ -19,6 +19,9 @@ use crate::model::{Hybrid, HybridConfig, Model};
 use crate::rows::{build_rows, RowConfig};
 use crate::signals::SignalConfig;
 
+/// A user's latest features as served: update time, summary, profile.
+type LatestFeatures = (i64, FeatureSummary, Option<UserProfile>);
+
 /// The server's shared state.
 #[derive(Debug)]
 pub struct ServeState {
@@ -27,7 +30,7 @@ pub struct ServeState {
     /// The model.
     model: RwLock<Hybrid>,
     /// Latest features per user.
-    features: RwLock<HashMap<UserId, (i64, FeatureSummary, Option<UserProfile>)>>,
+    features: RwLock<HashMap<UserId, LatestFeatures>>,
     /// Tells page streams that a user's rows may have changed.
     pub updates: broadcast::Sender<UserId>,
     /// Activity events folded into the model.
