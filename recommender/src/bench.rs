@@ -62,7 +62,10 @@ pub async fn freshness(bootstrap: &str, rate: f64, probes: usize) -> Result<Fres
     let state = server.state.clone();
     let serve = tokio::spawn(server.run(stop.clone()));
     let producer = Producer::new(bootstrap)?;
-    // Warm up: serve is live once its first probe is seen.
+    if probes == 0 {
+        return Err(EdgeError::Timeout("no probes asked for".into()));
+    }
+    // Let the simulator and serve reach their steady load before probing.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let started = Instant::now();
     let events_before = state.events.load(std::sync::atomic::Ordering::Relaxed);
