@@ -213,3 +213,62 @@ pub async fn request(
         .map_or(String::new(), |(_, b)| b.to_string());
     Ok((status, body))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::net::TcpListener;
+
+    /// Sends `bytes` to a fresh server socket and returns what `read_request` made of them.
+    async fn parse(bytes: &'static [u8]) -> Result<Request, BadRequest> {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let client = tokio::spawn(async move {
+            let mut s = TcpStream::connect(addr).await.unwrap();
+            s.write_all(bytes).await.unwrap();
+            s.shutdown().await.unwrap();
+            // Keep the socket open until the server has read.
+            let mut sink = Vec::new();
+            let _ = s.read_to_end(&mut sink).await;
+        });
+        let (mut server, _) = listener.accept().await.unwrap();
+        let r = read_request(&mut server).await;
+        drop(server);
+        client.await.unwrap();
+        r
+    }
+
+    #[tokio::test]
+    async fn reads_a_post_with_its_body_and_strips_the_query() {
+        let r = parse(b"POST /users/7/events?x=1 HTTP/1.1\r\nContent-Length: 4\r\n\r\nabcdEXTRA")
+            .await
+            .unwrap();
+        assert_eq!(r.method, "POST");
+        assert_eq!(r.path, "/users/7/events");
+        assert_eq!(r.body, b"abcd");
+    }
+
+    #[tokio::test]
+    async fn bad_requests_are_errors_not_panics() {
+        assert!(matches!(
+            parse(b"GET / HTTP/1.1\r\nContent-Length: 99999999\r\n\r\n").await,
+            Err(BadRequest::TooLarge)
+        ));
+        assert!(matches!(
+            parse(b"GET / HTTP/1.1\r\nContent-Length: -1\r\n\r\n").await,
+            Err(BadRequest::Malformed(_))
+        ));
+        assert!(matches!(
+            parse(b"GARBAGE\r\n\r\n").await,
+            Err(BadRequest::Malformed(_))
+        ));
+        assert!(matches!(
+            parse(b"GET / HTTP/1.1\r\nContent-Length: 10\r\n\r\nshort").await,
+            Err(BadRequest::Gone)
+        ));
+        assert!(matches!(
+            parse(b"\xff\xfe\r\n\r\n").await,
+            Err(BadRequest::Malformed(_))
+        ));
+    }
+}
