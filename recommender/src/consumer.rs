@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use rdkafka::consumer::{BaseConsumer, Consumer, StreamConsumer};
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, StreamConsumer};
 use rdkafka::message::Message;
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
@@ -70,18 +70,20 @@ fn reader_config(bootstrap: &str) -> ClientConfig {
     c
 }
 
-/// A consumer in `group` subscribed to `topics`, offsets committed by the caller only.
-pub fn group_consumer(
+/// A consumer in `group` subscribed to `topics`, offsets committed by the caller only;
+/// `context` sees the rebalances.
+pub fn group_consumer<C: ConsumerContext + 'static>(
     bootstrap: &str,
     group: &str,
     topics: &[&str],
-) -> Result<StreamConsumer, EdgeError> {
-    let c: StreamConsumer = base_config(bootstrap)
+    context: C,
+) -> Result<StreamConsumer<C>, EdgeError> {
+    let c: StreamConsumer<C> = base_config(bootstrap)
         .set("group.id", group)
         .set("enable.auto.commit", "false")
         .set("auto.offset.reset", "earliest")
         .set("session.timeout.ms", "10000")
-        .create()?;
+        .create_with_context(context)?;
     c.subscribe(topics)?;
     Ok(c)
 }

@@ -84,6 +84,12 @@ impl Producer {
             .await
     }
 
+    /// Waits, blocking the calling thread, until every queued record is acknowledged (for
+    /// librdkafka callbacks, which cannot await).
+    pub fn flush_blocking(&self, timeout: Duration) -> Result<(), EdgeError> {
+        Ok(self.inner.flush(timeout)?)
+    }
+
     /// Waits until every queued record is acknowledged (librdkafka's flush blocks, so it runs
     /// on the blocking pool).
     pub async fn flush(&self, timeout: Duration) -> Result<(), EdgeError> {

@@ -15,7 +15,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::client::ClientContext;
+use rdkafka::consumer::{
+    BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
+};
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::watch;
@@ -67,7 +70,15 @@ pub async fn run(
     let producer = Producer::new(&cfg.bootstrap)?;
     let mut state = ProcessorState::new(catalogue.clone(), SignalConfig::default());
     restore(&cfg.bootstrap, &mut state, &counters).await?;
-    let consumer = group_consumer(&cfg.bootstrap, &cfg.group, &topics::ACTIVITY_TOPICS)?;
+    let context = FlushOnRevoke {
+        producer: producer.clone(),
+    };
+    let consumer = group_consumer(
+        &cfg.bootstrap,
+        &cfg.group,
+        &topics::ACTIVITY_TOPICS,
+        context,
+    )?;
     let mut assignment = TopicPartitionList::new();
     let mut pending: BTreeMap<(String, i32), i64> = BTreeMap::new();
     let mut tick = tokio::time::interval(cfg.commit_interval);
@@ -107,6 +118,28 @@ pub async fn run(
     commit(&consumer, &producer, &mut pending, CommitMode::Sync).await?;
     tracing::info!("processor stopped");
     Ok(())
+}
+
+/// Before partitions are taken away, waits for every feature record already produced, so the
+/// next owner restores state that includes everything this member folded in (its offsets may
+/// lag; the per-user positions in the records make the replay harmless). librdkafka calls this
+/// on the thread that polls, so it blocks that thread for at most the flush timeout.
+struct FlushOnRevoke {
+    /// The processor's producer.
+    producer: Producer,
+}
+
+impl ClientContext for FlushOnRevoke {}
+
+impl ConsumerContext for FlushOnRevoke {
+    fn pre_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Revoke(partitions) = rebalance {
+            if let Err(error) = self.producer.flush_blocking(Duration::from_secs(10)) {
+                tracing::warn!(%error, "flush before giving up partitions failed");
+            }
+            tracing::info!(partitions = partitions.count(), "partitions revoked");
+        }
+    }
 }
 
 async fn restore(
@@ -167,8 +200,8 @@ async fn handle(
 
 /// Waits for every feature record produced so far, then commits the positions after the input
 /// records that produced them.
-async fn commit(
-    consumer: &StreamConsumer,
+async fn commit<C: ConsumerContext + 'static>(
+    consumer: &StreamConsumer<C>,
     producer: &Producer,
     pending: &mut BTreeMap<(String, i32), i64>,
     mode: CommitMode,
