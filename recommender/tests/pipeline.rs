@@ -462,3 +462,102 @@ async fn two_processors_split_the_partitions_and_produce_the_same_features_as_on
     }
     b.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_processor_joining_mid_stream_takes_partitions_without_losing_or_double_counting() {
+    let b = broker().await;
+    let stream = play_stream(3_000);
+    let cat = catalogue_gen::generate(SEED);
+    let mut expected = SignalStore::default();
+    for e in &stream {
+        expected.update(e, &cat);
+    }
+    let producer = Producer::new(&b.bootstrap).unwrap();
+    simulate::publish_catalogue(&producer, &cat).await.unwrap();
+    let (stop_tx, stop) = watch::channel(false);
+    let a = Arc::new(ProcessCounters::default());
+    let task_a = tokio::spawn(process::run(
+        process_cfg(&b.bootstrap, "join-test"),
+        stop.clone(),
+        a.clone(),
+    ));
+    let (first, second) = stream.split_at(stream.len() / 2);
+    for e in first {
+        producer.enqueue_event(e).await.unwrap();
+    }
+    producer.flush(Duration::from_secs(30)).await.unwrap();
+    wait_for(
+        "the first processor to be busy",
+        Duration::from_secs(60),
+        || {
+            let n = a.applied.load(Ordering::Relaxed);
+            async move { (n >= 300).then_some(()) }
+        },
+    )
+    .await;
+    let bc = Arc::new(ProcessCounters::default());
+    let task_b = tokio::spawn(process::run(
+        process_cfg(&b.bootstrap, "join-test"),
+        stop.clone(),
+        bc.clone(),
+    ));
+    // The second half arrives over about six seconds, while the new member joins.
+    let paced = {
+        let producer = producer.clone();
+        let second = second.to_vec();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(4));
+            for e in &second {
+                tick.tick().await;
+                producer.enqueue_event(e).await.unwrap();
+            }
+            producer.flush(Duration::from_secs(30)).await.unwrap();
+        })
+    };
+    wait_for(
+        "the new member to get partitions",
+        Duration::from_secs(60),
+        || {
+            let n = bc.assigned.load(Ordering::Relaxed);
+            async move { (n > 0).then_some(()) }
+        },
+    )
+    .await;
+    paced.await.unwrap();
+    let mut users: Vec<UserId> = stream.iter().map(|e| e.user_id).collect();
+    users.sort_unstable();
+    users.dedup();
+    let bootstrap = b.bootstrap.clone();
+    wait_for(
+        "the features of every user",
+        Duration::from_secs(90),
+        || {
+            let bootstrap = bootstrap.clone();
+            let (expected, users) = (&expected, &users);
+            async move {
+                let recs = load_features(&bootstrap).await.ok()?;
+                let by_user: BTreeMap<UserId, _> =
+                    recs.into_iter().map(|r| (r.user_id, r.signals)).collect();
+                users
+                    .iter()
+                    .all(|u| by_user.get(u) == expected.user(*u))
+                    .then_some(())
+            }
+        },
+    )
+    .await;
+    eprintln!(
+        "first processor applied {}, the one that joined applied {} (skipped {})",
+        a.applied.load(Ordering::Relaxed),
+        bc.applied.load(Ordering::Relaxed),
+        bc.duplicates.load(Ordering::Relaxed)
+    );
+    assert!(
+        bc.assigned.load(Ordering::Relaxed) > 0,
+        "the new member got partitions"
+    );
+    stop_tx.send(true).unwrap();
+    task_a.await.unwrap().unwrap();
+    task_b.await.unwrap().unwrap();
+    b.stop().await;
+}

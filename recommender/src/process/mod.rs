@@ -1,8 +1,8 @@
 //! `process`: the stream processor. A member of a consumer group over the activity topics; it
 //! folds each event into the user's signals (enriched with the catalogue table) and writes the
 //! user's new features to the compacted `user-behavior-features` topic, which is also its
-//! changelog: at start-up, and whenever its partition assignment changes, it restores state
-//! from that topic. Offsets are committed only after the feature records they produced are
+//! changelog: whenever it is assigned partitions, it restores state from that topic before the
+//! first record. Offsets are committed only after the feature records they produced are
 //! acknowledged, so a crash replays, and the per-user input positions skip what was already
 //! folded in. Events are enriched with the catalogue and the `user-profiles` table (both
 //! reloaded with the state).
@@ -11,7 +11,7 @@ pub mod state;
 pub mod tables;
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -69,9 +69,11 @@ pub async fn run(
         Arc::new(tables::load_catalogue(&cfg.bootstrap, Duration::from_secs(30)).await?);
     let producer = Producer::new(&cfg.bootstrap)?;
     let mut state = ProcessorState::new(catalogue.clone(), SignalConfig::default());
-    restore(&cfg.bootstrap, &mut state, &counters).await?;
-    let context = FlushOnRevoke {
+    let reassigned = Arc::new(AtomicBool::new(false));
+    let context = RebalanceHooks {
         producer: producer.clone(),
+        reassigned: reassigned.clone(),
+        counters: counters.clone(),
     };
     let consumer = group_consumer(
         &cfg.bootstrap,
@@ -79,7 +81,6 @@ pub async fn run(
         &topics::ACTIVITY_TOPICS,
         context,
     )?;
-    let mut assignment = TopicPartitionList::new();
     let mut pending: BTreeMap<(String, i32), i64> = BTreeMap::new();
     let mut tick = tokio::time::interval(cfg.commit_interval);
     tracing::info!(group = %cfg.group, "processor started");
@@ -88,17 +89,6 @@ pub async fn run(
             _ = stop.changed() => break,
             _ = tick.tick() => {
                 commit(&consumer, &producer, &mut pending, CommitMode::Async).await?;
-                let now = consumer.assignment()?;
-                if now.elements().len() != assignment.elements().len()
-                    || now.to_topic_map() != assignment.to_topic_map()
-                {
-                    // New partitions may hold users another member updated: reload them.
-                    tracing::info!(partitions = now.count(), "assignment changed");
-                    state = ProcessorState::new(catalogue.clone(), SignalConfig::default());
-                    restore(&cfg.bootstrap, &mut state, &counters).await?;
-                    counters.assigned.store(now.count() as u64, Ordering::Relaxed);
-                    assignment = now;
-                }
             }
             m = consumer.recv() => {
                 let m = match m {
@@ -108,6 +98,13 @@ pub async fn run(
                         continue;
                     }
                 };
+                if reassigned.swap(false, Ordering::SeqCst) {
+                    // A new assignment: before the first record of it, take the state of its
+                    // users from the changelog, where the previous owners flushed it.
+                    commit(&consumer, &producer, &mut pending, CommitMode::Async).await?;
+                    state = ProcessorState::new(catalogue.clone(), SignalConfig::default());
+                    restore(&cfg.bootstrap, &mut state, &counters).await?;
+                }
                 let (topic, partition, offset) = (m.topic().to_string(), m.partition(), m.offset());
                 let value = m.payload().unwrap_or_default();
                 handle(&producer, &mut state, &counters, (&topic, partition, offset), value).await?;
@@ -120,24 +117,40 @@ pub async fn run(
     Ok(())
 }
 
-/// Before partitions are taken away, waits for every feature record already produced, so the
-/// next owner restores state that includes everything this member folded in (its offsets may
-/// lag; the per-user positions in the records make the replay harmless). librdkafka calls this
-/// on the thread that polls, so it blocks that thread for at most the flush timeout.
-struct FlushOnRevoke {
+/// The processor's rebalance hooks. Before partitions are taken away, it waits for every
+/// feature record already produced, so that the next owner restores state that includes
+/// everything this member folded in (the committed offsets may lag; the per-user positions in
+/// the records make the replay harmless). After an assignment, it flags the main loop to reload
+/// the state before the first record. librdkafka calls these on the thread that polls, so the
+/// flush blocks that thread for at most its timeout.
+struct RebalanceHooks {
     /// The processor's producer.
     producer: Producer,
+    /// Set on each assignment, cleared by the main loop when it has reloaded.
+    reassigned: Arc<AtomicBool>,
+    /// Where the number of assigned partitions is published.
+    counters: Arc<ProcessCounters>,
 }
 
-impl ClientContext for FlushOnRevoke {}
+impl ClientContext for RebalanceHooks {}
 
-impl ConsumerContext for FlushOnRevoke {
+impl ConsumerContext for RebalanceHooks {
     fn pre_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Revoke(partitions) = rebalance {
             if let Err(error) = self.producer.flush_blocking(Duration::from_secs(10)) {
                 tracing::warn!(%error, "flush before giving up partitions failed");
             }
             tracing::info!(partitions = partitions.count(), "partitions revoked");
+        }
+    }
+
+    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Assign(partitions) = rebalance {
+            tracing::info!(partitions = partitions.count(), "partitions assigned");
+            self.counters
+                .assigned
+                .store(partitions.count() as u64, Ordering::Relaxed);
+            self.reassigned.store(true, Ordering::SeqCst);
         }
     }
 }
