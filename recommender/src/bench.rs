@@ -121,6 +121,44 @@ pub async fn freshness(bootstrap: &str, rate: f64, probes: usize) -> Result<Fres
     })
 }
 
+/// The processor through Kafka: `events` simulated events are produced first, then one
+/// processor folds them; events per second from its start to the last one folded (catalogue
+/// load, group join and restore included).
+pub async fn process_throughput(bootstrap: &str, events: usize) -> Result<f64, EdgeError> {
+    let cat = catalogue_gen::generate(3);
+    let producer = Producer::new(bootstrap)?;
+    simulate::publish_catalogue(&producer, &cat).await?;
+    let mut sim = Simulator::new(3, 10_000, cat, 1_700_000_000_000);
+    let mut produced = 0usize;
+    while produced < events {
+        for ev in sim.step(20_000) {
+            producer.enqueue_event(&ev).await?;
+            produced += 1;
+        }
+    }
+    producer.flush(Duration::from_secs(60)).await?;
+    let counters = Arc::new(crate::process::ProcessCounters::default());
+    let (stop_tx, stop) = watch::channel(false);
+    let cfg = crate::process::ProcessConfig {
+        bootstrap: bootstrap.to_string(),
+        group: "bench-throughput".to_string(),
+        commit_interval: Duration::from_millis(500),
+    };
+    let t0 = Instant::now();
+    let task = tokio::spawn(crate::process::run(cfg, stop, counters.clone()));
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while counters.applied.load(std::sync::atomic::Ordering::Relaxed) < produced as u64 {
+        if Instant::now() > deadline || task.is_finished() {
+            return Err(EdgeError::Timeout("processor throughput run".into()));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let rate = produced as f64 / t0.elapsed().as_secs_f64();
+    let _ = stop_tx.send(true);
+    task.await??;
+    Ok(rate)
+}
+
 /// The processor's fold on one thread: events per second.
 pub fn fold_throughput(events: usize) -> f64 {
     let cat = catalogue_gen::generate(3);

@@ -266,6 +266,23 @@ async fn bench(
         }
         let _ = std::fs::remove_dir_all(&dir);
     }
+    if bootstrap.is_none() {
+        // The processor through Kafka, on a fresh broker of its own.
+        let dir = std::env::temp_dir().join(format!("recommender-bench-p-{}", std::process::id()));
+        let e = recommender::up::EmbeddedBroker::start(
+            std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            dir.clone(),
+        )
+        .await?;
+        recommender::topics::create_all(&e.address.to_string()).await?;
+        let t = bench::process_throughput(&e.address.to_string(), 200_000).await?;
+        println!(
+            "{}",
+            serde_json::json!({ "process_events_per_s_through_kafka": t.round() })
+        );
+        e.stop().await?;
+        let _ = std::fs::remove_dir_all(&dir);
+    }
     Ok(())
 }
 

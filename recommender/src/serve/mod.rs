@@ -22,7 +22,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rdkafka::message::Message;
 use serde_json::json;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use tokio::sync::{broadcast, watch};
 
 use crate::consumer::{assign_from_start, high_watermarks};
 use crate::error::EdgeError;
@@ -323,5 +323,3 @@ async fn stream_page(
         }
     }
 }
-
-use tokio::sync::broadcast;
