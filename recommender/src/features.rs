@@ -2,7 +2,7 @@
 //! keyed by title id) and `user-behavior-features` (one [`FeatureRecord`] per user, keyed by user
 //! id, the latest winning). Pure conversions; the Kafka edges move the bytes.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
@@ -123,6 +123,33 @@ pub struct FeatureRecord {
     /// The user's profile from `user-profiles`, when there is one (enrichment).
     #[serde(default)]
     pub profile: Option<UserProfile>,
+    /// The writer's genre names by genre id: `signals` refers to genres by id, and a reader
+    /// whose catalogue numbers them differently renumbers by name.
+    #[serde(default)]
+    pub genre_names: Vec<String>,
+}
+
+impl FeatureRecord {
+    /// The signals with genre ids translated into `cat`'s numbering (by name); genres `cat`
+    /// does not know are dropped. Records without names are taken as numbered like `cat`.
+    pub fn signals_for(&self, cat: &Catalogue) -> UserSignals {
+        let mut sig = self.signals.clone();
+        let same = self.genre_names.is_empty()
+            || (0..cat.genre_count())
+                .all(|g| cat.genre_name(g as u16) == self.genre_names.get(g).map(String::as_str))
+                && self.genre_names.len() == cat.genre_count();
+        if !same {
+            let ids: HashMap<&str, u16> = (0..cat.genre_count())
+                .filter_map(|g| cat.genre_name(g as u16).map(|n| (n, g as u16)))
+                .collect();
+            sig.remap_genres(|g| {
+                self.genre_names
+                    .get(usize::from(g))
+                    .and_then(|n| ids.get(n.as_str()).copied())
+            });
+        }
+        sig
+    }
 }
 
 /// The derived features a reader (or a person with kcat) looks at.
@@ -219,6 +246,9 @@ impl FeatureRecord {
             signals: sig.clone(),
             applied,
             profile: None,
+            genre_names: (0..cat.genre_count())
+                .filter_map(|g| cat.genre_name(g as u16).map(str::to_string))
+                .collect(),
         }
     }
 }
@@ -302,5 +332,13 @@ mod tests {
         let json = serde_json::to_string(&rec).unwrap();
         let back: FeatureRecord = serde_json::from_str(&json).unwrap();
         assert_eq!(back, rec);
+        assert_eq!(back.signals_for(&c), sig);
+        // A reader whose catalogue numbers genres differently gets them by name.
+        let mut other = Catalogue::new();
+        other.intern_genre("Drama");
+        let scifi = other.intern_genre("Sci-Fi");
+        let moved = back.signals_for(&other);
+        assert!(moved.genre_affinity(scifi, 2_000, &cfg) > 0.0);
+        assert_eq!(moved.genre_affinity(0, 2_000, &cfg), 0.0);
     }
 }

@@ -270,6 +270,16 @@ impl UserSignals {
         self.last_event_ms.map(|t| (now_ms - t).max(0))
     }
 
+    /// Renumbers genres (after a catalogue change); genres that `map` drops are forgotten.
+    pub fn remap_genres(&mut self, map: impl Fn(GenreId) -> Option<GenreId>) {
+        let old = std::mem::take(&mut self.genres);
+        for (g, d) in old {
+            if let Some(n) = map(g) {
+                self.genres.insert(n, d);
+            }
+        }
+    }
+
     /// Folds one event of this user into the signals.
     pub fn update(&mut self, ev: &Event, cat: &Catalogue, cfg: &SignalConfig) {
         let t = ev.timestamp_ms;

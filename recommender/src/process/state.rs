@@ -56,7 +56,8 @@ impl ProcessorState {
 
     /// Restores one user from their latest feature record.
     pub fn restore(&mut self, rec: FeatureRecord) {
-        self.signals.restore(rec.user_id, rec.signals);
+        let signals = rec.signals_for(&self.catalogue);
+        self.signals.restore(rec.user_id, signals);
         self.applied.insert(rec.user_id, rec.applied);
     }
 
