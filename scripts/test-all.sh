@@ -18,6 +18,9 @@ install_system_packages() {
     # The reference Apache Kafka broker of the compatibility matrix runs on Java, from Maven jars.
     command -v java >/dev/null || need+=(openjdk-17-jre-headless)
     command -v mvn >/dev/null || need+=(maven)
+    # The recommender's web page is tested in headless Chromium over WebDriver.
+    command -v chromium >/dev/null || need+=(chromium)
+    command -v chromedriver >/dev/null || need+=(chromium-driver)
     if ((${#need[@]})); then
         log "installing ${need[*]}"
         local sudo=""
@@ -43,6 +46,10 @@ export BROKER_BIN="$PWD/target/release/broker"
 
 log "unit and integration tests"
 cargo test --workspace --no-fail-fast -- --test-threads=2
+
+log "recommender web page in headless Chromium"
+cargo build -p recommender
+python3 recommender/tests/web/page_test.py "$PWD/target/debug/recommender"
 
 log "compatibility matrix: Python and Go clients, Apache Kafka first, then ours"
 # Needs Java and Maven (the reference broker's jars come from Maven Central) and Go >= 1.26.

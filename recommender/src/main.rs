@@ -1,6 +1,7 @@
-//! The recommender binary. For now one subcommand: `eval`, the offline evaluation on a
-//! MovieLens directory.
+//! The recommender binary: `up` (everything, with our broker embedded), the parts alone
+//! (`simulate`, `process`, `serve`), and `eval`, the offline evaluation on a MovieLens directory.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -22,6 +23,84 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Runs the whole system: broker (unless --bootstrap), simulator, processor, web server.
+    Up {
+        /// Use this Kafka instead of starting our broker.
+        #[arg(long)]
+        bootstrap: Option<String>,
+        /// Where the embedded broker listens.
+        #[arg(long, default_value = "127.0.0.1:9092")]
+        broker_listen: SocketAddr,
+        /// Data directory of the embedded broker.
+        #[arg(long, default_value = "recommender-data")]
+        data_dir: PathBuf,
+        /// Where the web page and the API listen.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        http: SocketAddr,
+        /// Simulator seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Simulated users.
+        #[arg(long, default_value_t = 1000)]
+        users: u64,
+        /// Simulated events per second.
+        #[arg(long, default_value_t = 100.0)]
+        rate: f64,
+    },
+    /// Runs the user-activity simulator alone.
+    Simulate {
+        /// Kafka bootstrap servers.
+        #[arg(long, default_value = "127.0.0.1:9092")]
+        bootstrap: String,
+        /// Seed of the catalogue and users.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Simulated users.
+        #[arg(long, default_value_t = 1000)]
+        users: u64,
+        /// Events per second.
+        #[arg(long, default_value_t = 100.0)]
+        rate: f64,
+        /// Stop after this many events.
+        #[arg(long)]
+        limit: Option<u64>,
+        /// Use a simulated clock from this time (ms since the epoch) instead of the wall clock.
+        #[arg(long)]
+        start_ms: Option<i64>,
+        /// Fetch served rows from this `serve` and click them.
+        #[arg(long)]
+        serve: Option<SocketAddr>,
+    },
+    /// Runs one stream processor (start several with the same group to scale out).
+    Process {
+        /// Kafka bootstrap servers.
+        #[arg(long, default_value = "127.0.0.1:9092")]
+        bootstrap: String,
+        /// Consumer group.
+        #[arg(long, default_value = recommender::process::GROUP)]
+        group: String,
+    },
+    /// Measures freshness (p50/p99 at each rate), fold throughput and memory per 100k users.
+    Bench {
+        /// Use this Kafka instead of starting our broker.
+        #[arg(long)]
+        bootstrap: Option<String>,
+        /// Comma-separated background rates, events/s.
+        #[arg(long, default_value = "1000,10000")]
+        rates: String,
+        /// Probes per rate.
+        #[arg(long, default_value_t = 300)]
+        probes: usize,
+    },
+    /// Runs the HTTP API and web page alone.
+    Serve {
+        /// Kafka bootstrap servers.
+        #[arg(long, default_value = "127.0.0.1:9092")]
+        bootstrap: String,
+        /// Where to listen.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        http: SocketAddr,
+    },
     /// Evaluates the models on a MovieLens directory (ml-100k or ml-latest-small).
     Eval {
         /// The data set directory.
@@ -48,6 +127,76 @@ enum Command {
 
 fn main() -> Result<()> {
     match Cli::parse().command {
+        Command::Up {
+            bootstrap,
+            broker_listen,
+            data_dir,
+            http,
+            seed,
+            users,
+            rate,
+        } => live(|stop| {
+            recommender::up::run(
+                recommender::up::UpConfig {
+                    bootstrap,
+                    broker_listen,
+                    data_dir,
+                    http,
+                    seed,
+                    users,
+                    rate,
+                },
+                stop,
+            )
+        }),
+        Command::Simulate {
+            bootstrap,
+            seed,
+            users,
+            rate,
+            limit,
+            start_ms,
+            serve,
+        } => live(|stop| async move {
+            let cfg = recommender::simulate::SimulateConfig {
+                bootstrap,
+                seed,
+                users,
+                rate,
+                limit,
+                start_ms,
+                serve,
+            };
+            recommender::topics::create_all(&cfg.bootstrap).await?;
+            let n = recommender::simulate::run(cfg, stop).await?;
+            eprintln!("{n} events produced");
+            Ok(())
+        }),
+        Command::Process { bootstrap, group } => live(|stop| async move {
+            recommender::topics::create_all(&bootstrap).await?;
+            let cfg = recommender::process::ProcessConfig {
+                bootstrap,
+                group,
+                commit_interval: std::time::Duration::from_millis(500),
+            };
+            recommender::process::run(cfg, stop, Default::default()).await
+        }),
+        Command::Bench {
+            bootstrap,
+            rates,
+            probes,
+        } => live(|stop| async move { bench(bootstrap, &rates, probes, stop).await }),
+        Command::Serve { bootstrap, http } => live(|stop| async move {
+            recommender::topics::create_all(&bootstrap).await?;
+            let cfg = recommender::serve::ServeConfig {
+                bootstrap,
+                listen: http,
+                progress: true,
+            };
+            let bound = recommender::serve::Bound::bind(cfg).await?;
+            println!("serving http://{}/", bound.local_addr()?);
+            bound.run(stop).await
+        }),
         Command::Eval {
             dataset,
             models,
@@ -69,6 +218,121 @@ fn main() -> Result<()> {
             run_eval(&dataset, &names, plot, window, &hybrid, skip_loo)
         }
     }
+}
+
+/// The `bench` subcommand: each measurement on a fresh embedded broker (or `--bootstrap`).
+async fn bench(
+    bootstrap: Option<String>,
+    rates: &str,
+    probes: usize,
+    _stop: tokio::sync::watch::Receiver<bool>,
+) -> Result<(), recommender::error::EdgeError> {
+    use recommender::bench;
+    let fold = tokio::task::spawn_blocking(|| bench::fold_throughput(200_000)).await?;
+    println!(
+        "{}",
+        serde_json::json!({ "fold_events_per_s_one_core": fold.round() })
+    );
+    let mem = tokio::task::spawn_blocking(|| bench::memory_per_100k_users(30)).await?;
+    println!(
+        "{}",
+        serde_json::json!({ "rss_bytes_per_100k_users_30_events_each": mem })
+    );
+    for rate in rates
+        .split(',')
+        .filter_map(|r| r.trim().parse::<f64>().ok())
+    {
+        let dir = std::env::temp_dir().join(format!("recommender-bench-{}", std::process::id()));
+        let embedded = match &bootstrap {
+            Some(_) => None,
+            None => Some(
+                recommender::up::EmbeddedBroker::start(
+                    std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+                    dir.clone(),
+                )
+                .await?,
+            ),
+        };
+        let b = match (&bootstrap, &embedded) {
+            (Some(b), _) => b.clone(),
+            (None, Some(e)) => e.address.to_string(),
+            (None, None) => continue,
+        };
+        recommender::topics::create_all(&b).await?;
+        let f = bench::freshness(&b, rate, probes).await?;
+        println!("{}", serde_json::to_string(&f)?);
+        if let Some(e) = embedded {
+            e.stop().await?;
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    if bootstrap.is_none() {
+        // The processor through Kafka, on a fresh broker of its own.
+        let dir = std::env::temp_dir().join(format!("recommender-bench-p-{}", std::process::id()));
+        let e = recommender::up::EmbeddedBroker::start(
+            std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            dir.clone(),
+        )
+        .await?;
+        recommender::topics::create_all(&e.address.to_string()).await?;
+        let t = bench::process_throughput(&e.address.to_string(), 200_000).await?;
+        println!(
+            "{}",
+            serde_json::json!({ "process_events_per_s_through_kafka": t.round() })
+        );
+        e.stop().await?;
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    Ok(())
+}
+
+/// Runs a live part on a multi-threaded runtime with logs on stderr, until Ctrl-C or SIGTERM.
+fn live<F, Fut>(part: F) -> Result<()>
+where
+    F: FnOnce(tokio::sync::watch::Receiver<bool>) -> Fut,
+    Fut: std::future::Future<Output = Result<(), recommender::error::EdgeError>>,
+{
+    use tracing_subscriber::EnvFilter;
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            let _ = tx.send(true);
+        });
+        part(rx).await.map_err(anyhow::Error::from)
+    })
+}
+
+/// Completes on the first SIGINT or SIGTERM (never, if neither can be listened for).
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let term = async {
+        match signal(SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => {
+            if r.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+        () = term => {}
+    }
+    tracing::info!("stopping");
 }
 
 fn bar(len: u64, msg: String) -> ProgressBar {

@@ -8,6 +8,8 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
+use serde::{Deserialize, Serialize};
+
 use crate::catalogue::{Catalogue, GenreId, TitleKind};
 use crate::event::{Device, Event, EventKind, TitleId, UserId};
 
@@ -71,7 +73,7 @@ impl DayPart {
 }
 
 /// A run of consecutive episodes of one series.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BingeStreak {
     /// The series.
     pub series_id: TitleId,
@@ -84,7 +86,7 @@ pub struct BingeStreak {
 }
 
 /// Where the user stopped in a title not yet finished.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InProgress {
     /// Last known position.
     pub position_ms: u64,
@@ -95,7 +97,7 @@ pub struct InProgress {
 }
 
 /// An exponentially decayed quantity, stored at its last update time.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 struct Decayed {
     value: f64,
     at_ms: i64,
@@ -125,8 +127,9 @@ fn decay(dt_ms: i64, half_life_ms: i64) -> f64 {
     (-(dt_ms as f64) / half_life_ms as f64 * std::f64::consts::LN_2).exp()
 }
 
-/// Everything known about one user's recent behaviour.
-#[derive(Debug, Clone, Default)]
+/// Everything known about one user's recent behaviour. Serialisable so that the stream
+/// processor can write it to its compacted changelog and restore it after a restart.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct UserSignals {
     /// Decayed affinity per genre.
     genres: BTreeMap<GenreId, Decayed>,
@@ -183,6 +186,24 @@ impl UserSignals {
             .iter()
             .filter(|(t, s)| *t > from && *t <= now_ms && *s == q)
             .count()
+    }
+
+    /// Every query searched in the window ending at `now_ms`, with its count, most searched
+    /// first (ties by query).
+    pub fn search_counts(&self, now_ms: i64, cfg: &SignalConfig) -> Vec<(String, usize)> {
+        let from = now_ms.saturating_sub(cfg.search_window_ms);
+        let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+        for (t, q) in &self.searches {
+            if *t > from && *t <= now_ms {
+                *counts.entry(q.as_str()).or_insert(0) += 1;
+            }
+        }
+        let mut v: Vec<(String, usize)> = counts
+            .into_iter()
+            .map(|(q, n)| (q.to_string(), n))
+            .collect();
+        v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        v
     }
 
     /// The binge streak still running at `now_ms`.
@@ -247,6 +268,16 @@ impl UserSignals {
     /// Milliseconds since the latest event, as of `now_ms`.
     pub fn idle_ms(&self, now_ms: i64) -> Option<i64> {
         self.last_event_ms.map(|t| (now_ms - t).max(0))
+    }
+
+    /// Renumbers genres (after a catalogue change); genres that `map` drops are forgotten.
+    pub fn remap_genres(&mut self, map: impl Fn(GenreId) -> Option<GenreId>) {
+        let old = std::mem::take(&mut self.genres);
+        for (g, d) in old {
+            if let Some(n) = map(g) {
+                self.genres.insert(n, d);
+            }
+        }
     }
 
     /// Folds one event of this user into the signals.
@@ -434,6 +465,21 @@ impl SignalStore {
     /// One user's signals, if any event of theirs was seen.
     pub fn user(&self, user: UserId) -> Option<&UserSignals> {
         self.users.get(&user)
+    }
+
+    /// Replaces one user's signals (a restore from a changelog).
+    pub fn restore(&mut self, user: UserId, signals: UserSignals) {
+        self.users.insert(user, signals);
+    }
+
+    /// Number of users with signals.
+    pub fn len(&self) -> usize {
+        self.users.len()
+    }
+
+    /// Whether no user has signals.
+    pub fn is_empty(&self) -> bool {
+        self.users.is_empty()
     }
 }
 

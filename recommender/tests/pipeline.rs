@@ -1,0 +1,563 @@
+//! End-to-end tests of the pipeline over a real broker (ours, embedded, on a free port; or an
+//! existing Kafka named by `RECOMMENDER_TEST_BOOTSTRAP`, to check we rely only on Kafka
+//! semantics). Every wait has a deadline and says what it waited for.
+
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use recommender::consumer::read_to_end;
+use recommender::event::{Device, Event, EventKind, TitleId, UserId, SCHEMA_VERSION};
+use recommender::process::tables::load_features;
+use recommender::process::{self, ProcessConfig, ProcessCounters};
+use recommender::producer::Producer;
+use recommender::serve::{http, Bound, ServeConfig};
+use recommender::signals::SignalStore;
+use recommender::simulate::catalogue_gen::{self, GENRES};
+use recommender::simulate::users::Simulator;
+use recommender::simulate::{self, SimulateConfig};
+use recommender::topics;
+use recommender::up::EmbeddedBroker;
+use tokio::sync::watch;
+
+const T0: i64 = 1_700_000_000_000;
+const SEED: u64 = 5;
+
+/// A broker for one test: ours in-process, or the one in `RECOMMENDER_TEST_BOOTSTRAP` (a fresh
+/// Kafka per test run: the tests assume empty topics).
+struct TestBroker {
+    bootstrap: String,
+    embedded: Option<EmbeddedBroker>,
+    _dir: tempfile::TempDir,
+}
+
+async fn broker() -> TestBroker {
+    let dir = tempfile::tempdir().unwrap();
+    let (bootstrap, embedded) = match std::env::var("RECOMMENDER_TEST_BOOTSTRAP") {
+        Ok(b) => (b, None),
+        Err(_) => {
+            let e = EmbeddedBroker::start("127.0.0.1:0".parse().unwrap(), dir.path().into())
+                .await
+                .unwrap();
+            (e.address.to_string(), Some(e))
+        }
+    };
+    topics::create_all(&bootstrap).await.unwrap();
+    TestBroker {
+        bootstrap,
+        embedded,
+        _dir: dir,
+    }
+}
+
+impl TestBroker {
+    async fn stop(self) {
+        if let Some(e) = self.embedded {
+            e.stop().await.unwrap();
+        }
+    }
+}
+
+fn ev(user: UserId, t: i64, kind: EventKind) -> Event {
+    Event {
+        schema_version: SCHEMA_VERSION,
+        user_id: user,
+        device: Device::Tv,
+        timestamp_ms: t,
+        kind,
+    }
+}
+
+/// Polls `check` every 100 ms until it returns `Some`, or panics after `deadline` naming `what`.
+async fn wait_for<T, F, Fut>(what: &str, deadline: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let end = Instant::now() + deadline;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(Instant::now() < end, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn process_cfg(bootstrap: &str, group: &str) -> ProcessConfig {
+    ProcessConfig {
+        bootstrap: bootstrap.to_string(),
+        group: group.to_string(),
+        commit_interval: Duration::from_millis(200),
+    }
+}
+
+/// Share of sci-fi titles in the user's "Top Picks for You" (0 without the row).
+async fn sci_fi_share(addr: SocketAddr, user: UserId) -> (f64, serde_json::Value) {
+    let (status, body) = http::get(addr, &format!("/users/{user}/rows"))
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{body}");
+    let page: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let share = page["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == "top_picks")
+        .map_or(0.0, |r| {
+            let items = r["items"].as_array().unwrap();
+            let sci = items
+                .iter()
+                .filter(|i| {
+                    i["genres"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .any(|g| g == GENRES[0])
+                })
+                .count();
+            sci as f64 / items.len().max(1) as f64
+        });
+    (share, page)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sci_fi_binge_rises_in_top_picks_and_malformed_events_are_skipped() {
+    let b = broker().await;
+    let (stop_tx, stop) = watch::channel(false);
+    let events = simulate::run(
+        SimulateConfig {
+            bootstrap: b.bootstrap.clone(),
+            seed: SEED,
+            users: 300,
+            rate: 1_000_000.0,
+            limit: Some(4_000),
+            start_ms: Some(T0),
+            serve: None,
+        },
+        stop.clone(),
+    )
+    .await
+    .unwrap();
+    let producer = Producer::new(&b.bootstrap).unwrap();
+    for junk in [&b"not json"[..], b"{\"schema_version\":9}", b""] {
+        producer.send(topics::PLAY_EVENTS, "1", junk).await.unwrap();
+    }
+    let counters = Arc::new(ProcessCounters::default());
+    let proc = tokio::spawn(process::run(
+        process_cfg(&b.bootstrap, "binge-test"),
+        stop.clone(),
+        counters.clone(),
+    ));
+    let server = Bound::bind(ServeConfig {
+        bootstrap: b.bootstrap.clone(),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        progress: false,
+    })
+    .await
+    .unwrap();
+    let addr = server.local_addr().unwrap();
+    let state = server.state.clone();
+    let serve = tokio::spawn(server.run(stop.clone()));
+    wait_for(
+        "serve to fold the simulated history",
+        Duration::from_secs(60),
+        || {
+            let n = state.events.load(Ordering::Relaxed);
+            async move { (n >= events).then_some(()) }
+        },
+    )
+    .await;
+    assert_eq!(state.malformed.load(Ordering::Relaxed), 3);
+
+    // A new user who has watched comedies only.
+    let user: UserId = 900_001;
+    let mut t = T0 + 86_400_000;
+    for title in catalogue_gen::movies_of(2).take(3) {
+        for kind in [
+            EventKind::Play { title_id: title },
+            EventKind::Completed { title_id: title },
+        ] {
+            t += 60_000;
+            producer.send_event(&ev(user, t, kind)).await.unwrap();
+        }
+    }
+    let before = wait_for(
+        "the comedy history in serve",
+        Duration::from_secs(20),
+        || async {
+            let (share, page) = sci_fi_share(addr, user).await;
+            page["rows"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|r| r["id"] == "top_picks")
+                .then_some(share)
+        },
+    )
+    .await;
+
+    // The binge: six episodes of a sci-fi series, then two sci-fi films.
+    let series = catalogue_gen::series_of(0)[0];
+    let cat = catalogue_gen::generate(SEED);
+    let mut titles: Vec<TitleId> = vec![catalogue_gen::first_episode(series)];
+    while titles.len() < 6 {
+        titles.push(cat.next_episode(*titles.last().unwrap()).unwrap());
+    }
+    titles.extend(catalogue_gen::movies_of(0).take(2));
+    let started = Instant::now();
+    for title in &titles {
+        for kind in [
+            EventKind::Play { title_id: *title },
+            EventKind::Completed { title_id: *title },
+        ] {
+            t += 60_000;
+            producer.send_event(&ev(user, t, kind)).await.unwrap();
+        }
+    }
+    let after = wait_for(
+        "sci-fi to rise in Top Picks",
+        Duration::from_secs(20),
+        || async {
+            let (share, _) = sci_fi_share(addr, user).await;
+            (share >= 0.5 && share > before).then_some(share)
+        },
+    )
+    .await;
+    eprintln!(
+        "sci-fi share of top picks: {before:.2} -> {after:.2} within {:?}",
+        started.elapsed()
+    );
+
+    // The processor's features reach serve through the compacted topic.
+    wait_for(
+        "the binge in the user's features",
+        Duration::from_secs(60),
+        || async {
+            let (_, page) = sci_fi_share(addr, user).await;
+            let episodes = page["features"]["summary"]["binge"]["episodes"].as_u64();
+            (episodes == Some(6)).then_some(())
+        },
+    )
+    .await;
+    // Enrichment: a simulated user's features carry their profile from `user-profiles`.
+    wait_for(
+        "a simulated user's profile in their features",
+        Duration::from_secs(30),
+        || async {
+            let (_, page) = sci_fi_share(addr, 1).await;
+            page["features"]["profile"]["declared_genres"]
+                .as_array()
+                .is_some_and(|g| g.len() == 2)
+                .then_some(())
+        },
+    )
+    .await;
+    wait_for(
+        "malformed events counted by process",
+        Duration::from_secs(30),
+        || {
+            let n = counters.malformed.load(Ordering::Relaxed);
+            async move { (n == 3).then_some(()) }
+        },
+    )
+    .await;
+    let dead = read_to_end(&b.bootstrap, topics::DEAD_LETTERS)
+        .await
+        .unwrap();
+    assert_eq!(dead.len(), 3);
+    assert!(dead[0].key.as_deref().unwrap().starts_with(b"play-events/"));
+
+    stop_tx.send(true).unwrap();
+    proc.await.unwrap().unwrap();
+    serve.await.unwrap().unwrap();
+    b.stop().await;
+}
+
+/// The simulated stream restricted to `play-events`, so that each user's events reach the
+/// processor in generation order and a pure fold gives the exact expected state.
+fn play_stream(n: usize) -> Vec<Event> {
+    let mut sim = Simulator::new(SEED, 40, catalogue_gen::generate(SEED), T0);
+    let mut out = Vec::new();
+    while out.len() < n {
+        out.extend(
+            sim.step(20_000)
+                .into_iter()
+                .filter(|e| topics::topic_for(&e.kind) == topics::PLAY_EVENTS),
+        );
+    }
+    out.truncate(n);
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn process_restart_mid_stream_loses_and_double_counts_nothing() {
+    let b = broker().await;
+    let stream = play_stream(3_000);
+    let cat = catalogue_gen::generate(SEED);
+    let mut expected = SignalStore::default();
+    for e in &stream {
+        expected.update(e, &cat);
+    }
+    let producer = Producer::new(&b.bootstrap).unwrap();
+    simulate::publish_catalogue(&producer, &cat).await.unwrap();
+    let (first_half, second_half) = stream.split_at(stream.len() / 2);
+    for e in first_half {
+        producer.enqueue_event(e).await.unwrap();
+    }
+    producer.flush(Duration::from_secs(30)).await.unwrap();
+
+    let (_stop_a_tx, stop_a) = watch::channel(false);
+    let a = Arc::new(ProcessCounters::default());
+    let task_a = tokio::spawn(process::run(
+        process_cfg(&b.bootstrap, "restart-test"),
+        stop_a,
+        a.clone(),
+    ));
+    wait_for(
+        "the first processor to fold some events",
+        Duration::from_secs(60),
+        || {
+            let n = a.applied.load(Ordering::Relaxed);
+            async move { (n >= 500).then_some(()) }
+        },
+    )
+    .await;
+    // A crash, not a clean stop: no final commit, records in flight may be lost.
+    task_a.abort();
+    let _ = task_a.await;
+    for e in second_half {
+        producer.enqueue_event(e).await.unwrap();
+    }
+    producer.flush(Duration::from_secs(30)).await.unwrap();
+
+    let (stop_b_tx, stop_b) = watch::channel(false);
+    let bc = Arc::new(ProcessCounters::default());
+    let task_b = tokio::spawn(process::run(
+        process_cfg(&b.bootstrap, "restart-test"),
+        stop_b,
+        bc.clone(),
+    ));
+    let users: Vec<UserId> = {
+        let mut u: Vec<UserId> = stream.iter().map(|e| e.user_id).collect();
+        u.sort_unstable();
+        u.dedup();
+        u
+    };
+    let bootstrap = b.bootstrap.clone();
+    let got = wait_for(
+        "every user's features to be complete",
+        Duration::from_secs(90),
+        || {
+            let bootstrap = bootstrap.clone();
+            let expected = &expected;
+            let users = &users;
+            async move {
+                let recs = load_features(&bootstrap).await.ok()?;
+                let by_user: BTreeMap<UserId, _> =
+                    recs.into_iter().map(|r| (r.user_id, r.signals)).collect();
+                users
+                    .iter()
+                    .all(|u| by_user.get(u) == expected.user(*u))
+                    .then_some(by_user)
+            }
+        },
+    )
+    .await;
+    assert_eq!(got.len(), users.len());
+    eprintln!(
+        "first run applied {}, second run applied {} and skipped {} already folded in, restored {} users",
+        a.applied.load(Ordering::Relaxed),
+        bc.applied.load(Ordering::Relaxed),
+        bc.duplicates.load(Ordering::Relaxed),
+        bc.restored.load(Ordering::Relaxed),
+    );
+    stop_b_tx.send(true).unwrap();
+    task_b.await.unwrap().unwrap();
+    b.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_processors_split_the_partitions_and_produce_the_same_features_as_one() {
+    let b = broker().await;
+    let stream = play_stream(2_000);
+    let cat = catalogue_gen::generate(SEED);
+    let mut expected = SignalStore::default();
+    for e in &stream {
+        expected.update(e, &cat);
+    }
+    let producer = Producer::new(&b.bootstrap).unwrap();
+    simulate::publish_catalogue(&producer, &cat).await.unwrap();
+    let (stop_tx, stop) = watch::channel(false);
+    let counters = [
+        Arc::new(ProcessCounters::default()),
+        Arc::new(ProcessCounters::default()),
+    ];
+    let tasks: Vec<_> = counters
+        .iter()
+        .map(|c| {
+            tokio::spawn(process::run(
+                process_cfg(&b.bootstrap, "scale-test"),
+                stop.clone(),
+                c.clone(),
+            ))
+        })
+        .collect();
+    // Both join before the stream starts, so that neither takes everything.
+    let all = (topics::ACTIVITY_TOPICS.len() as u64) * topics::USER_PARTITIONS as u64;
+    wait_for(
+        "both processors to share the partitions",
+        Duration::from_secs(60),
+        || {
+            let a: Vec<u64> = counters
+                .iter()
+                .map(|c| c.assigned.load(Ordering::Relaxed))
+                .collect();
+            async move { (a.iter().all(|n| *n > 0) && a.iter().sum::<u64>() == all).then_some(()) }
+        },
+    )
+    .await;
+    for e in &stream {
+        producer.enqueue_event(e).await.unwrap();
+    }
+    producer.flush(Duration::from_secs(30)).await.unwrap();
+    let mut users: Vec<UserId> = stream.iter().map(|e| e.user_id).collect();
+    users.sort_unstable();
+    users.dedup();
+    let bootstrap = b.bootstrap.clone();
+    wait_for(
+        "the features of every user",
+        Duration::from_secs(90),
+        || {
+            let bootstrap = bootstrap.clone();
+            let (expected, users) = (&expected, &users);
+            async move {
+                let recs = load_features(&bootstrap).await.ok()?;
+                let by_user: BTreeMap<UserId, _> =
+                    recs.into_iter().map(|r| (r.user_id, r.signals)).collect();
+                users
+                    .iter()
+                    .all(|u| by_user.get(u) == expected.user(*u))
+                    .then_some(())
+            }
+        },
+    )
+    .await;
+    let applied: Vec<u64> = counters
+        .iter()
+        .map(|c| c.applied.load(Ordering::Relaxed))
+        .collect();
+    eprintln!("events applied per processor: {applied:?}");
+    assert!(
+        applied.iter().all(|n| *n > 0),
+        "both processors took partitions: {applied:?}"
+    );
+    stop_tx.send(true).unwrap();
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    b.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_processor_joining_mid_stream_takes_partitions_without_losing_or_double_counting() {
+    let b = broker().await;
+    let stream = play_stream(3_000);
+    let cat = catalogue_gen::generate(SEED);
+    let mut expected = SignalStore::default();
+    for e in &stream {
+        expected.update(e, &cat);
+    }
+    let producer = Producer::new(&b.bootstrap).unwrap();
+    simulate::publish_catalogue(&producer, &cat).await.unwrap();
+    let (stop_tx, stop) = watch::channel(false);
+    let a = Arc::new(ProcessCounters::default());
+    let task_a = tokio::spawn(process::run(
+        process_cfg(&b.bootstrap, "join-test"),
+        stop.clone(),
+        a.clone(),
+    ));
+    let (first, second) = stream.split_at(stream.len() / 2);
+    for e in first {
+        producer.enqueue_event(e).await.unwrap();
+    }
+    producer.flush(Duration::from_secs(30)).await.unwrap();
+    wait_for(
+        "the first processor to be busy",
+        Duration::from_secs(60),
+        || {
+            let n = a.applied.load(Ordering::Relaxed);
+            async move { (n >= 300).then_some(()) }
+        },
+    )
+    .await;
+    let bc = Arc::new(ProcessCounters::default());
+    let task_b = tokio::spawn(process::run(
+        process_cfg(&b.bootstrap, "join-test"),
+        stop.clone(),
+        bc.clone(),
+    ));
+    // The second half arrives over about six seconds, while the new member joins.
+    let paced = {
+        let producer = producer.clone();
+        let second = second.to_vec();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(4));
+            for e in &second {
+                tick.tick().await;
+                producer.enqueue_event(e).await.unwrap();
+            }
+            producer.flush(Duration::from_secs(30)).await.unwrap();
+        })
+    };
+    wait_for(
+        "the new member to get partitions",
+        Duration::from_secs(60),
+        || {
+            let n = bc.assigned.load(Ordering::Relaxed);
+            async move { (n > 0).then_some(()) }
+        },
+    )
+    .await;
+    paced.await.unwrap();
+    let mut users: Vec<UserId> = stream.iter().map(|e| e.user_id).collect();
+    users.sort_unstable();
+    users.dedup();
+    let bootstrap = b.bootstrap.clone();
+    wait_for(
+        "the features of every user",
+        Duration::from_secs(90),
+        || {
+            let bootstrap = bootstrap.clone();
+            let (expected, users) = (&expected, &users);
+            async move {
+                let recs = load_features(&bootstrap).await.ok()?;
+                let by_user: BTreeMap<UserId, _> =
+                    recs.into_iter().map(|r| (r.user_id, r.signals)).collect();
+                users
+                    .iter()
+                    .all(|u| by_user.get(u) == expected.user(*u))
+                    .then_some(())
+            }
+        },
+    )
+    .await;
+    eprintln!(
+        "first processor applied {}, the one that joined applied {} (skipped {})",
+        a.applied.load(Ordering::Relaxed),
+        bc.applied.load(Ordering::Relaxed),
+        bc.duplicates.load(Ordering::Relaxed)
+    );
+    assert!(
+        bc.assigned.load(Ordering::Relaxed) > 0,
+        "the new member got partitions"
+    );
+    stop_tx.send(true).unwrap();
+    task_a.await.unwrap().unwrap();
+    task_b.await.unwrap().unwrap();
+    b.stop().await;
+}
