@@ -312,12 +312,13 @@ fn update_member_and_rebalance(
 }
 
 /// KIP-345: a known `group.instance.id` joins without a member id (a restarted static member).
-/// It takes over the old member's place under a new id, fencing the old id. In a Stable group,
-/// with the same protocols, it keeps its assignment and no rebalance happens: the response
-/// carries the current generation and leader, and the group is persisted with the new id.
-/// Otherwise it rejoins like any member and the group rebalances. (Kafka skips the rebalance
-/// whenever the selected protocol would not change; requiring unchanged protocols also makes
-/// sure the leader's view of subscriptions stays true.)
+/// It takes over the old member's place under a new id, fencing the old id. In a Stable group
+/// whose selected protocol stays the same with the member's new protocols, it keeps its
+/// assignment and no rebalance happens: the response carries the current generation and
+/// leader, and the group is persisted with the new id and metadata. Otherwise it rejoins like
+/// any member and the group rebalances. The metadata bytes may differ (a cooperative-sticky
+/// client restarts owning nothing), which is why only the protocol choice is compared, as Kafka
+/// does: comparing bytes would turn every such restart into a rebalance.
 fn replace_static_member(
     group: &mut Group,
     cfg: &GroupConfig,
@@ -339,7 +340,7 @@ fn replace_static_member(
         fx.respond(p.token, sync_error(codes::FENCED_INSTANCE_ID));
     }
     let new_id = args.new_member_id();
-    let unchanged = member.matches(&args.protocols);
+    let old_protocols = std::mem::replace(&mut member.protocols, args.protocols.clone());
     member.member_id = new_id.clone();
     if let Some(instance_id) = &args.instance_id {
         group
@@ -355,13 +356,17 @@ fn replace_static_member(
     if group.pending_sync.remove(old_id) {
         group.pending_sync.insert(new_id.clone());
     }
-    if group.state == GroupState::Stable && unchanged {
+    group.members.insert(new_id.clone(), member);
+    let unchanged = group.state == GroupState::Stable && group.select_protocol() == group.protocol;
+    let Some(member) = group.members.get_mut(&new_id) else {
+        return Err(codes::UNKNOWN_MEMBER_ID);
+    };
+    if unchanged {
         member.client_id = args.ctx.client_id.to_string();
         member.client_host = args.ctx.client_host.to_string();
         member.rebalance_timeout_ms = args.rebalance_timeout_ms;
         member.session_timeout_ms = args.session_timeout_ms;
         member.touch(now);
-        group.members.insert(new_id.clone(), member);
         fx.records.push(GroupRecord::GroupMetadata {
             group_id: group.group_id.clone(),
             value: Some(group.to_record()),
@@ -377,7 +382,8 @@ fn replace_static_member(
         fx.respond(args.ctx.token, response);
         return Ok(());
     }
-    group.members.insert(new_id.clone(), member);
+    // The rebalance path records the new protocols itself, from `args`.
+    member.protocols = old_protocols;
     update_member_and_rebalance(group, cfg, args, &new_id, now, fx);
     Ok(())
 }

@@ -500,7 +500,7 @@ fn static_member_restart_keeps_assignment_without_rebalance_and_fences_old_id() 
 }
 
 #[test]
-fn static_leader_restart_v9_skips_assignment_and_changed_protocols_rebalance() {
+fn static_leader_restart_v9_skips_assignment_and_a_changed_protocol_choice_rebalances() {
     let mut h = H::new(GroupConfig::default());
     let t = h.join("g", "", Some("solo"), &range(), 9);
     h.advance(3_000);
@@ -513,9 +513,12 @@ fn static_leader_restart_v9_skips_assignment_and_changed_protocols_rebalance() {
     assert!(r.skip_assignment);
     assert_eq!(r.leader, r.member_id);
     assert_eq!(r.members.len(), 1);
-    // Restart with a different subscription: a real rebalance (which, with one member that
-    // has rejoined, completes at once).
-    let changed = vec![("range", subscription(&["t1", "t2"]))];
+    // Restart preferring another protocol, which changes the group's choice: a real rebalance
+    // (which, with one member that has rejoined, completes at once).
+    let changed = vec![
+        ("roundrobin", subscription(&["t1"])),
+        ("range", subscription(&["t1"])),
+    ];
     let t = h.join("g", "", Some("solo"), &changed, 9);
     let r = h.join_response(t).expect("rebalanced");
     assert_eq!(
@@ -559,6 +562,24 @@ fn static_leader_restart_before_v9_is_told_the_old_leader_and_follows() {
         0,
         "no rebalance for the other member"
     );
+    assert_eq!(h.c.group_state("g"), Some(GroupState::Stable));
+}
+
+#[test]
+fn static_restart_with_new_metadata_but_the_same_protocol_does_not_rebalance() {
+    let mut h = H::new(GroupConfig::default());
+    let t = h.join("g", "", Some("solo"), &range(), 9);
+    h.advance(3_000);
+    let old = h.join_response(t).expect("joined").member_id.to_string();
+    let s = h.sync("g", &old, 1, &[(&old, b"A")], 5);
+    h.sync_response(s).expect("synced");
+    // A cooperative-sticky client restarts owning nothing: same protocol, other metadata bytes.
+    let restarted = vec![("range", Bytes::from_static(b"owned-nothing"))];
+    let t = h.join("g", "", Some("solo"), &restarted, 9);
+    let r = h.join_response(t).expect("answered at once");
+    assert_eq!((r.error_code, r.generation_id), (0, 1));
+    assert!(r.skip_assignment);
+    assert_eq!(r.members[0].metadata.as_ref(), b"owned-nothing");
     assert_eq!(h.c.group_state("g"), Some(GroupState::Stable));
 }
 
