@@ -1,0 +1,143 @@
+//! Raw-socket Kafka calls shared by the compaction tests: one request/response, a produce of
+//! keyed records (values may be null: tombstones), and a full read of partition 0.
+
+#![allow(dead_code)] // Each test binary uses its own subset.
+
+use std::time::Duration;
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use kafka_protocol::messages::*;
+use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
+use kafka_protocol::records::{
+    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+pub async fn call<Req: Encodable, Resp: Decodable>(
+    stream: &mut TcpStream,
+    key: ApiKey,
+    version: i16,
+    request: &Req,
+) -> Resp {
+    let header = RequestHeader::default()
+        .with_request_api_key(key as i16)
+        .with_request_api_version(version)
+        .with_correlation_id(1);
+    let mut buf = BytesMut::new();
+    buf.put_i32(0);
+    header
+        .encode(&mut buf, key.request_header_version(version))
+        .unwrap();
+    request.encode(&mut buf, version).unwrap();
+    let size = (buf.len() - 4) as i32;
+    buf[..4].copy_from_slice(&size.to_be_bytes());
+    stream.write_all(&buf).await.unwrap();
+    let size = tokio::time::timeout(TIMEOUT, stream.read_i32())
+        .await
+        .unwrap()
+        .unwrap();
+    let mut body = vec![0; size as usize];
+    stream.read_exact(&mut body).await.unwrap();
+    let mut body = Bytes::from(body);
+    ResponseHeader::decode(&mut body, key.response_header_version(version)).unwrap();
+    let resp = Resp::decode(&mut body, version).unwrap();
+    assert_eq!(body.remaining(), 0);
+    resp
+}
+
+fn records(items: &[(Option<String>, Option<String>)]) -> Bytes {
+    let recs: Vec<Record> = items
+        .iter()
+        .enumerate()
+        .map(|(i, (k, v))| Record {
+            transactional: false,
+            control: false,
+            delete_horizon: false,
+            partition_leader_epoch: -1,
+            producer_id: -1,
+            producer_epoch: -1,
+            timestamp_type: TimestampType::Creation,
+            offset: i as i64,
+            // The encoder splits batches where offset - sequence changes.
+            sequence: i as i32,
+            timestamp: 1_000,
+            key: k.clone().map(Bytes::from),
+            value: v.clone().map(Bytes::from),
+            headers: Default::default(),
+        })
+        .collect();
+    let mut buf = BytesMut::new();
+    let opts = RecordEncodeOptions {
+        version: 2,
+        compression: Compression::None,
+    };
+    RecordBatchEncoder::encode(&mut buf, &recs, &opts).unwrap();
+    buf.freeze()
+}
+
+/// Produces one batch; returns (error code, base offset).
+pub async fn produce(
+    s: &mut TcpStream,
+    topic_name: &str,
+    items: &[(Option<String>, Option<String>)],
+) -> (i16, i64) {
+    let part = produce_request::PartitionProduceData::default()
+        .with_index(0)
+        .with_records(Some(records(items)));
+    let topic = produce_request::TopicProduceData::default()
+        .with_name(TopicName(StrBytes::from_string(topic_name.to_string())))
+        .with_partition_data(vec![part]);
+    let req = ProduceRequest::default()
+        .with_acks(1)
+        .with_timeout_ms(5_000)
+        .with_topic_data(vec![topic]);
+    let resp: ProduceResponse = call(s, ApiKey::Produce, 9, &req).await;
+    let p = &resp.responses[0].partition_responses[0];
+    if p.error_code != 0 {
+        eprintln!("produce error {:?}", p.error_message);
+    }
+    (p.error_code, p.base_offset)
+}
+
+/// Every (offset, key, value) from offset 0 to the high watermark.
+pub async fn consume_all(
+    s: &mut TcpStream,
+    topic_name: &str,
+) -> Vec<(i64, String, Option<String>)> {
+    let mut out = Vec::new();
+    let mut next = 0i64;
+    loop {
+        let part = fetch_request::FetchPartition::default()
+            .with_partition(0)
+            .with_fetch_offset(next)
+            .with_partition_max_bytes(1 << 20);
+        let topic = fetch_request::FetchTopic::default()
+            .with_topic(TopicName(StrBytes::from_string(topic_name.to_string())))
+            .with_partitions(vec![part]);
+        let req = FetchRequest::default()
+            .with_max_wait_ms(0)
+            .with_max_bytes(1 << 20)
+            .with_topics(vec![topic]);
+        let resp: FetchResponse = call(s, ApiKey::Fetch, 11, &req).await;
+        let p = &resp.responses[0].partitions[0];
+        assert_eq!(p.error_code, 0);
+        let mut bytes = p.records.clone().unwrap_or_default();
+        let before = out.len();
+        for set in RecordBatchDecoder::decode_all(&mut bytes).unwrap() {
+            for r in set.records.into_iter().filter(|r| r.offset >= next) {
+                let s = |b: Bytes| String::from_utf8(b.to_vec()).unwrap();
+                out.push((r.offset, s(r.key.unwrap()), r.value.map(s)));
+            }
+        }
+        match out.last() {
+            Some((o, _, _)) if out.len() > before => next = o + 1,
+            _ => return out,
+        }
+        if next >= p.high_watermark {
+            return out;
+        }
+    }
+}
