@@ -6,10 +6,6 @@
 #![allow(clippy::unwrap_used)] // Tests may unwrap.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use kafka_protocol::messages::*;
@@ -17,7 +13,7 @@ use kafka_protocol::protocol::StrBytes;
 use tokio::net::TcpStream;
 
 mod wire;
-use wire::{call, consume_all, produce};
+use wire::{call, consume_all, produce, BrokerProcess};
 
 const TOPIC: &str = "crash-compacted";
 const ROUNDS: u64 = 15;
@@ -35,29 +31,10 @@ impl Rng {
     }
 }
 
-/// Starts the broker binary on `dir` and returns it with the address it printed.
-fn start(dir: &Path) -> (Child, SocketAddr) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_broker"))
-        .args(["--override", "listeners=PLAINTEXT://127.0.0.1:0"])
-        .args(["--override", &format!("log.dirs={}", dir.display())])
-        .args(["--override", "log.cleaner.backoff.ms=5"])
-        .args(["--override", "auto.create.topics.enable=false"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .parse()
-        .unwrap();
-    (child, addr)
-}
+const OVERRIDES: &[&str] = &[
+    "log.cleaner.backoff.ms=5",
+    "auto.create.topics.enable=false",
+];
 
 async fn create_topic(s: &mut TcpStream) {
     let configs = [
@@ -117,7 +94,8 @@ async fn compaction_survives_kill_9_at_random_moments() {
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let mut latest = Latest::new();
     for round in 0..ROUNDS {
-        let (mut child, addr) = start(dir.path());
+        let mut broker = BrokerProcess::start(dir.path(), OVERRIDES);
+        let addr = broker.addr;
         let mut s = TcpStream::connect(addr).await.unwrap();
         if round == 0 {
             create_topic(&mut s).await;
@@ -139,11 +117,11 @@ async fn compaction_survives_kill_9_at_random_moments() {
         }
         // The fault injection itself: the kill lands somewhere in the cleaner's work.
         tokio::time::sleep(Duration::from_millis(rng.next() % 120)).await;
-        child.kill().unwrap();
-        child.wait().unwrap();
+        broker.signal("-KILL");
     }
     // A last start: recovery, then the cleaner catches up (deadline, polled).
-    let (mut child, addr) = start(dir.path());
+    let broker = BrokerProcess::start(dir.path(), OVERRIDES);
+    let addr = broker.addr;
     let mut s = TcpStream::connect(addr).await.unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
@@ -171,6 +149,5 @@ async fn compaction_survives_kill_9_at_random_moments() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    drop(broker);
 }

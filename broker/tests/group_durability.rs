@@ -3,108 +3,13 @@
 
 #![allow(clippy::unwrap_used)] // Tests may unwrap.
 
-use std::io::BufRead;
-use std::net::SocketAddr;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
-
-use bytes::{Buf, BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 use kafka_protocol::messages::*;
-use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use kafka_protocol::protocol::StrBytes;
 use tokio::net::TcpStream;
 
-const TIMEOUT: Duration = Duration::from_secs(10);
-
-/// A broker process on a free port; killed (SIGKILL) if still running when dropped.
-struct BrokerProcess {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl BrokerProcess {
-    fn start(dir: &Path) -> BrokerProcess {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_broker"))
-            .args(["--override", "listeners=PLAINTEXT://127.0.0.1:0"])
-            .args(["--override", "offsets.topic.num.partitions=5"])
-            .arg("--override")
-            .arg(format!("log.dirs={}", dir.display()))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let addr = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .parse()
-            .unwrap();
-        BrokerProcess { child, addr }
-    }
-
-    fn signal(&mut self, signal: &str) {
-        let status = Command::new("kill")
-            .arg(signal)
-            .arg(self.child.id().to_string())
-            .status()
-            .unwrap();
-        assert!(status.success());
-        self.child.wait().unwrap();
-    }
-}
-
-impl Drop for BrokerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn frame<R: Encodable>(key: ApiKey, version: i16, body: &R) -> Vec<u8> {
-    let header = RequestHeader::default()
-        .with_request_api_key(key as i16)
-        .with_request_api_version(version)
-        .with_correlation_id(7)
-        .with_client_id(Some(StrBytes::from_static_str("durability-test")));
-    let mut buf = BytesMut::new();
-    buf.put_i32(0);
-    header
-        .encode(&mut buf, key.request_header_version(version))
-        .unwrap();
-    body.encode(&mut buf, version).unwrap();
-    let size = (buf.len() - 4) as i32;
-    buf[..4].copy_from_slice(&size.to_be_bytes());
-    buf.to_vec()
-}
-
-async fn call<Req: Encodable, Resp: Decodable>(
-    stream: &mut TcpStream,
-    key: ApiKey,
-    version: i16,
-    request: &Req,
-) -> Resp {
-    stream
-        .write_all(&frame(key, version, request))
-        .await
-        .unwrap();
-    let size = tokio::time::timeout(TIMEOUT, stream.read_i32())
-        .await
-        .expect("response within the timeout")
-        .unwrap();
-    let mut body = vec![0; size as usize];
-    stream.read_exact(&mut body).await.unwrap();
-    let mut body = Bytes::from(body);
-    let header = ResponseHeader::decode(&mut body, key.response_header_version(version)).unwrap();
-    assert_eq!(header.correlation_id, 7);
-    let response = Resp::decode(&mut body, version).unwrap();
-    assert_eq!(body.remaining(), 0);
-    response
-}
+mod wire;
+use wire::{call, BrokerProcess};
 
 fn group() -> GroupId {
     GroupId(StrBytes::from_static_str("durable-group"))
@@ -204,7 +109,7 @@ fn offsets_and_membership_survive_kill_9_and_clean_restart() {
     let dir = tempfile::tempdir().unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
 
-    let mut broker = BrokerProcess::start(dir.path());
+    let mut broker = BrokerProcess::start(dir.path(), &["offsets.topic.num.partitions=5"]);
     let (generation, member) = runtime.block_on(async {
         let mut s = TcpStream::connect(broker.addr).await.unwrap();
         let (generation, member) = join_and_sync(&mut s).await;
@@ -222,7 +127,7 @@ fn offsets_and_membership_survive_kill_9_and_clean_restart() {
     });
     broker.signal("-KILL");
 
-    let mut broker = BrokerProcess::start(dir.path());
+    let mut broker = BrokerProcess::start(dir.path(), &["offsets.topic.num.partitions=5"]);
     runtime.block_on(async {
         let mut s = TcpStream::connect(broker.addr).await.unwrap();
         assert_eq!(
@@ -247,7 +152,7 @@ fn offsets_and_membership_survive_kill_9_and_clean_restart() {
     });
     broker.signal("-TERM");
 
-    let broker = BrokerProcess::start(dir.path());
+    let broker = BrokerProcess::start(dir.path(), &["offsets.topic.num.partitions=5"]);
     runtime.block_on(async {
         let mut s = TcpStream::connect(broker.addr).await.unwrap();
         assert_eq!(committed(&mut s).await[0], (2, 43, "md".into()));
@@ -260,7 +165,7 @@ fn offsets_and_membership_survive_kill_9_and_clean_restart() {
         assert_eq!(r.error_code, 0);
     });
     drop(broker);
-    let broker = BrokerProcess::start(dir.path());
+    let broker = BrokerProcess::start(dir.path(), &["offsets.topic.num.partitions=5"]);
     runtime.block_on(async {
         let mut s = TcpStream::connect(broker.addr).await.unwrap();
         let g = describe(&mut s).await;
@@ -272,7 +177,7 @@ fn offsets_and_membership_survive_kill_9_and_clean_restart() {
 #[test]
 fn the_offsets_topic_is_internal_and_protected() {
     let dir = tempfile::tempdir().unwrap();
-    let broker = BrokerProcess::start(dir.path());
+    let broker = BrokerProcess::start(dir.path(), &["offsets.topic.num.partitions=5"]);
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         let mut s = TcpStream::connect(broker.addr).await.unwrap();
@@ -316,7 +221,7 @@ fn the_offsets_topic_is_internal_and_protected() {
 fn concurrent_commits_reach_the_log_in_state_order() {
     let dir = tempfile::tempdir().unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let mut broker = BrokerProcess::start(dir.path());
+    let mut broker = BrokerProcess::start(dir.path(), &["offsets.topic.num.partitions=5"]);
     let addr = broker.addr;
     let before = runtime.block_on(async move {
         let mut tasks = Vec::new();
@@ -338,7 +243,7 @@ fn concurrent_commits_reach_the_log_in_state_order() {
         committed(&mut s).await[0].1
     });
     broker.signal("-KILL");
-    let broker = BrokerProcess::start(dir.path());
+    let broker = BrokerProcess::start(dir.path(), &["offsets.topic.num.partitions=5"]);
     runtime.block_on(async {
         let mut s = TcpStream::connect(broker.addr).await.unwrap();
         assert_eq!(committed(&mut s).await[0].1, before);

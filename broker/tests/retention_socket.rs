@@ -8,50 +8,18 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use broker::{BrokerConfig, Server};
-use bytes::{Buf, BufMut, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::*;
-use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
+use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::records::{
     Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
 };
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-const TIMEOUT: Duration = Duration::from_secs(10);
+mod wire;
+use wire::call;
 
-async fn call<Req: Encodable, Resp: Decodable>(
-    stream: &mut TcpStream,
-    key: ApiKey,
-    version: i16,
-    request: &Req,
-) -> Resp {
-    let header = RequestHeader::default()
-        .with_request_api_key(key as i16)
-        .with_request_api_version(version)
-        .with_correlation_id(3)
-        .with_client_id(Some(StrBytes::from_static_str("retention-test")));
-    let mut buf = BytesMut::new();
-    buf.put_i32(0);
-    header
-        .encode(&mut buf, key.request_header_version(version))
-        .unwrap();
-    request.encode(&mut buf, version).unwrap();
-    let size = (buf.len() - 4) as i32;
-    buf[..4].copy_from_slice(&size.to_be_bytes());
-    stream.write_all(&buf).await.unwrap();
-    let size = tokio::time::timeout(TIMEOUT, stream.read_i32())
-        .await
-        .unwrap()
-        .unwrap();
-    let mut body = vec![0; size as usize];
-    stream.read_exact(&mut body).await.unwrap();
-    let mut body = Bytes::from(body);
-    let header = ResponseHeader::decode(&mut body, key.response_header_version(version)).unwrap();
-    assert_eq!(header.correlation_id, 3);
-    let response = Resp::decode(&mut body, version).unwrap();
-    assert_eq!(body.remaining(), 0, "{key:?} v{version}: trailing bytes");
-    response
-}
+const TIMEOUT: Duration = Duration::from_secs(10);
 
 fn s(v: &'static str) -> StrBytes {
     StrBytes::from_static_str(v)

@@ -3,6 +3,10 @@
 
 #![allow(dead_code)] // Each test binary uses its own subset.
 
+use std::io::BufRead;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
@@ -15,6 +19,62 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A broker process on a free port; killed (SIGKILL) if still running when dropped.
+pub struct BrokerProcess {
+    /// The running binary.
+    pub child: Child,
+    /// Where it listens.
+    pub addr: SocketAddr,
+}
+
+impl BrokerProcess {
+    /// Starts the broker binary on `dir` with `overrides` (key=value) and reads the address it
+    /// prints.
+    pub fn start(dir: &Path, overrides: &[&str]) -> BrokerProcess {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_broker"));
+        cmd.args(["--override", "listeners=PLAINTEXT://127.0.0.1:0"])
+            .arg("--override")
+            .arg(format!("log.dirs={}", dir.display()));
+        for o in overrides {
+            cmd.args(["--override", o]);
+        }
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let addr = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .parse()
+            .unwrap();
+        BrokerProcess { child, addr }
+    }
+
+    /// Sends `signal` (as `kill` spells it, e.g. `-KILL`) and waits for the exit.
+    pub fn signal(&mut self, signal: &str) {
+        let status = Command::new("kill")
+            .arg(signal)
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for BrokerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
 
 pub async fn call<Req: Encodable, Resp: Decodable>(
     stream: &mut TcpStream,
