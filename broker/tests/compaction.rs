@@ -8,12 +8,10 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use broker::{BrokerConfig, Server};
-use kafka_protocol::messages::*;
-use kafka_protocol::protocol::StrBytes;
 use tokio::net::TcpStream;
 
 mod wire;
-use wire::{call, consume_all, produce};
+use wire::{consume_all, create_topic, produce};
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 const TOPIC: &str = "compacted";
@@ -42,22 +40,8 @@ async fn compacted_topic_keeps_the_latest_value_per_key() {
         ("cleanup.policy", "compact"),
         ("segment.bytes", "1024"),
         ("min.cleanable.dirty.ratio", "0.01"),
-    ]
-    .map(|(k, v)| {
-        create_topics_request::CreatableTopicConfig::default()
-            .with_name(StrBytes::from_static_str(k))
-            .with_value(Some(StrBytes::from_static_str(v)))
-    });
-    let topic = create_topics_request::CreatableTopic::default()
-        .with_name(TopicName(StrBytes::from_static_str(TOPIC)))
-        .with_num_partitions(1)
-        .with_replication_factor(1)
-        .with_configs(configs.to_vec());
-    let req = CreateTopicsRequest::default()
-        .with_topics(vec![topic])
-        .with_timeout_ms(5_000);
-    let resp: CreateTopicsResponse = call(&mut s, ApiKey::CreateTopics, 5, &req).await;
-    assert_eq!(resp.topics[0].error_code, 0);
+    ];
+    assert_eq!(create_topic(&mut s, TOPIC, &configs).await, 0);
 
     let (code, _) = produce(&mut s, TOPIC, &[(None, Some("keyless".into()))]).await;
     assert_eq!(

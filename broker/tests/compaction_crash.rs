@@ -8,12 +8,10 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use kafka_protocol::messages::*;
-use kafka_protocol::protocol::StrBytes;
 use tokio::net::TcpStream;
 
 mod wire;
-use wire::{call, consume_all, produce, BrokerProcess};
+use wire::{consume_all, create_topic, produce, BrokerProcess};
 
 const TOPIC: &str = "crash-compacted";
 const ROUNDS: u64 = 15;
@@ -35,30 +33,6 @@ const OVERRIDES: &[&str] = &[
     "log.cleaner.backoff.ms=5",
     "auto.create.topics.enable=false",
 ];
-
-async fn create_topic(s: &mut TcpStream) {
-    let configs = [
-        ("cleanup.policy", "compact"),
-        ("segment.bytes", "2048"),
-        ("min.cleanable.dirty.ratio", "0.01"),
-        ("delete.retention.ms", "0"),
-    ]
-    .map(|(k, v)| {
-        create_topics_request::CreatableTopicConfig::default()
-            .with_name(StrBytes::from_static_str(k))
-            .with_value(Some(StrBytes::from_static_str(v)))
-    });
-    let topic = create_topics_request::CreatableTopic::default()
-        .with_name(TopicName(StrBytes::from_static_str(TOPIC)))
-        .with_num_partitions(1)
-        .with_replication_factor(1)
-        .with_configs(configs.to_vec());
-    let req = CreateTopicsRequest::default()
-        .with_topics(vec![topic])
-        .with_timeout_ms(5_000);
-    let resp: CreateTopicsResponse = call(s, ApiKey::CreateTopics, 5, &req).await;
-    assert_eq!(resp.topics[0].error_code, 0);
-}
 
 /// What the log must show for each key: the offset and value of its last acknowledged write.
 type Latest = BTreeMap<String, (i64, Option<String>)>;
@@ -98,7 +72,13 @@ async fn compaction_survives_kill_9_at_random_moments() {
         let addr = broker.addr;
         let mut s = TcpStream::connect(addr).await.unwrap();
         if round == 0 {
-            create_topic(&mut s).await;
+            let configs = [
+                ("cleanup.policy", "compact"),
+                ("segment.bytes", "2048"),
+                ("min.cleanable.dirty.ratio", "0.01"),
+                ("delete.retention.ms", "0"),
+            ];
+            assert_eq!(create_topic(&mut s, TOPIC, &configs).await, 0);
         }
         check_read(&consume_all(&mut s, TOPIC).await, &latest, round);
         for _ in 0..20 {

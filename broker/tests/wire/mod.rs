@@ -201,3 +201,25 @@ pub async fn consume_all(
         }
     }
 }
+
+/// Creates a one-partition topic with `configs`; returns its error code.
+pub async fn create_topic(s: &mut TcpStream, name: &str, configs: &[(&str, &str)]) -> i16 {
+    let configs = configs
+        .iter()
+        .map(|(k, v)| {
+            create_topics_request::CreatableTopicConfig::default()
+                .with_name(StrBytes::from_string((*k).to_string()))
+                .with_value(Some(StrBytes::from_string((*v).to_string())))
+        })
+        .collect();
+    let topic = create_topics_request::CreatableTopic::default()
+        .with_name(TopicName(StrBytes::from_string(name.to_string())))
+        .with_num_partitions(1)
+        .with_replication_factor(1)
+        .with_configs(configs);
+    let req = CreateTopicsRequest::default()
+        .with_topics(vec![topic])
+        .with_timeout_ms(5_000);
+    let resp: CreateTopicsResponse = call(s, ApiKey::CreateTopics, 5, &req).await;
+    resp.topics[0].error_code
+}
