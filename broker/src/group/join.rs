@@ -43,8 +43,13 @@ impl JoinArgs<'_> {
         self.ctx.api_version >= 4 && self.instance_id.is_none()
     }
 
+    /// A static member's id starts with its `group.instance.id`, a dynamic one's with its client
+    /// id, as in Kafka. Clients see the difference: franz-go's and Java's assignors order
+    /// members by id, so a restarted static member keeps its place in that order only if its
+    /// new id sorts like the old one, and its recomputed assignment matches the one it gets back.
     fn new_member_id(&self) -> String {
-        format!("{}-{}", self.ctx.client_id, Uuid::new_v4())
+        let prefix = self.instance_id.as_deref().unwrap_or(self.ctx.client_id);
+        format!("{prefix}-{}", Uuid::new_v4())
     }
 }
 

@@ -474,6 +474,12 @@ fn static_member_restart_keeps_assignment_without_rebalance_and_fences_old_id() 
     assert_eq!(r.leader.as_str(), leader);
     let new_id = r.member_id.to_string();
     assert_ne!(new_id, old_id);
+    // As in Kafka, a static member's id starts with its instance id, so assignors that order
+    // members by id keep it in the same place after the restart.
+    assert!(
+        old_id.starts_with("i2-") && new_id.starts_with("i2-"),
+        "{old_id} {new_id}"
+    );
     assert_eq!(
         h.c.group_state("g"),
         Some(GroupState::Stable),

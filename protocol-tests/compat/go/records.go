@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand"
+	"os"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -49,6 +50,9 @@ func pastBase() time.Time {
 func newClient(bootstrap string, opts ...kgo.Opt) (*kgo.Client, error) {
 	base := []kgo.Opt{kgo.SeedBrokers(bootstrap), kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.AllowAutoTopicCreation(), kgo.ProducerLinger(5 * time.Millisecond)}
+	if os.Getenv("COMPAT_GO_DEBUG") != "" {
+		base = append(base, kgo.WithLogger(kgo.BasicLogger(os.Stderr, kgo.LogLevelDebug, nil)))
+	}
 	return kgo.NewClient(append(base, opts...)...)
 }
 
