@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::ClientConfig;
 use recommender::dataset::Dataset;
@@ -222,6 +224,20 @@ async fn round_trip_returns_every_event_in_order_and_deletes_its_topic() {
         (Some(recommender::eval::replay::Phase::Consume), 5000)
     );
     assert_eq!(b.replay_topics(), Vec::<String>::new(), "replay topic left");
+    // A topic of the same prefix shows that the listing does see such topics.
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", &b.bootstrap)
+        .create()
+        .unwrap();
+    let canary = NewTopic::new("eval-ratings-canary", 1, TopicReplication::Fixed(1));
+    for r in admin
+        .create_topics([&canary], &AdminOptions::new())
+        .await
+        .unwrap()
+    {
+        r.unwrap();
+    }
+    assert_eq!(b.replay_topics(), vec!["eval-ratings-canary".to_string()]);
     b.stop().await;
 }
 
