@@ -387,7 +387,12 @@ fn replay_through(bootstrap: &str, data: &Dataset) -> Result<Vec<recommender::ev
             &data.events,
             &mut progress,
         ))
-        .with_context(|| format!("replaying {} through {bootstrap}", data.name))?;
+        .with_context(|| {
+            format!(
+                "replaying {} through {bootstrap} (is a Kafka broker there? --no-broker skips it)",
+                data.name
+            )
+        })?;
     if let Some((_, b)) = current.take() {
         b.finish_and_clear();
     }

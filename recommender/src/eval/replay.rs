@@ -24,8 +24,12 @@ use crate::producer::Producer;
 /// How long the consumer may go without a record before the replay gives up.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// How long the admin requests and the final flush may take.
-const ADMIN_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long an admin request may take, so that a wrong `--bootstrap` fails in seconds rather
+/// than after librdkafka's default minute.
+const ADMIN_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// How long the final flush may take.
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How often progress is reported, in records.
 const PROGRESS_EVERY: u64 = 1000;
@@ -132,12 +136,18 @@ async fn produce_then_consume(
     consume(bootstrap, topic, produced, progress).await
 }
 
+fn admin_options() -> AdminOptions {
+    AdminOptions::new()
+        .operation_timeout(Some(ADMIN_TIMEOUT))
+        .request_timeout(Some(ADMIN_TIMEOUT))
+}
+
 async fn create_topic(
     admin: &AdminClient<DefaultClientContext>,
     topic: &str,
 ) -> Result<(), EdgeError> {
     let spec = NewTopic::new(topic, 1, TopicReplication::Fixed(1));
-    let opts = AdminOptions::new().operation_timeout(Some(ADMIN_TIMEOUT));
+    let opts = admin_options();
     for result in admin.create_topics([&spec], &opts).await? {
         // An existing topic is an error too: the name is meant to be fresh.
         if let Err((topic, code)) = result {
@@ -151,7 +161,7 @@ async fn delete_topic(
     admin: &AdminClient<DefaultClientContext>,
     topic: &str,
 ) -> Result<(), EdgeError> {
-    let opts = AdminOptions::new().operation_timeout(Some(ADMIN_TIMEOUT));
+    let opts = admin_options();
     for result in admin.delete_topics(&[topic], &opts).await? {
         if let Err((topic, code)) = result {
             return Err(EdgeError::Broker(format!("deleting {topic}: {code:?}")));
@@ -178,7 +188,7 @@ async fn produce(
             progress(Phase::Produce, n);
         }
     }
-    producer.flush(ADMIN_TIMEOUT).await?;
+    producer.flush(FLUSH_TIMEOUT).await?;
     progress(Phase::Produce, events.len() as u64);
     Ok(())
 }
