@@ -52,8 +52,10 @@ impl TestBroker {
         }
     }
 
-    /// Names of the replay topics that still exist.
-    fn replay_topics(&self) -> Vec<String> {
+    /// Names of the replay topics of data set `dataset` that still exist (tests may share a
+    /// Kafka, so each looks at its own data set's topics only).
+    fn replay_topics(&self, dataset: &str) -> Vec<String> {
+        let prefix = format!("eval-ratings-{dataset}-");
         let c: BaseConsumer = ClientConfig::new()
             .set("bootstrap.servers", &self.bootstrap)
             .create()
@@ -62,7 +64,7 @@ impl TestBroker {
         md.topics()
             .iter()
             .map(|t| t.name().to_string())
-            .filter(|n| n.starts_with("eval-ratings-"))
+            .filter(|n| n.starts_with(&prefix))
             .collect()
     }
 }
@@ -192,7 +194,11 @@ async fn eval_through_the_broker_gives_the_hand_worked_answers() {
     let read = |n: &str| std::fs::read(svg(n)).unwrap();
     assert_eq!(read("1.svg"), read("2.svg"));
     assert_eq!(read("1.svg"), read("3.svg"));
-    assert_eq!(b.replay_topics(), Vec::<String>::new(), "replay topic left");
+    assert_eq!(
+        b.replay_topics("tiny"),
+        Vec::<String>::new(),
+        "replay topic left"
+    );
     b.stop().await;
 }
 
@@ -223,13 +229,17 @@ async fn round_trip_returns_every_event_in_order_and_deletes_its_topic() {
         last,
         (Some(recommender::eval::replay::Phase::Consume), 5000)
     );
-    assert_eq!(b.replay_topics(), Vec::<String>::new(), "replay topic left");
+    assert_eq!(
+        b.replay_topics("varied"),
+        Vec::<String>::new(),
+        "replay topic left"
+    );
     // A topic of the same prefix shows that the listing does see such topics.
     let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
         .set("bootstrap.servers", &b.bootstrap)
         .create()
         .unwrap();
-    let canary = NewTopic::new("eval-ratings-canary", 1, TopicReplication::Fixed(1));
+    let canary = NewTopic::new("eval-ratings-varied-canary", 1, TopicReplication::Fixed(1));
     for r in admin
         .create_topics([&canary], &AdminOptions::new())
         .await
@@ -237,7 +247,10 @@ async fn round_trip_returns_every_event_in_order_and_deletes_its_topic() {
     {
         r.unwrap();
     }
-    assert_eq!(b.replay_topics(), vec!["eval-ratings-canary".to_string()]);
+    assert_eq!(
+        b.replay_topics("varied"),
+        vec!["eval-ratings-varied-canary".to_string()]
+    );
     b.stop().await;
 }
 

@@ -50,6 +50,16 @@ pub enum ReplayError {
         /// Why it was rejected.
         source: EventError,
     },
+    /// A record came at another offset than the next one (a gap or a duplicate).
+    #[error("{topic} delivered offset {got} where {expected} was next")]
+    OutOfOrder {
+        /// The replay topic.
+        topic: String,
+        /// The offset after the last one delivered.
+        expected: i64,
+        /// The offset delivered.
+        got: i64,
+    },
     /// The topic ended with another number of records than was produced.
     #[error("{topic} holds {held} records after producing {produced}")]
     Count {
@@ -215,6 +225,15 @@ async fn consume(
                 .into())
             }
         };
+        // A fresh topic written by one idempotent producer holds offsets 0, 1, 2, ...
+        let expected = i64::try_from(n).unwrap_or(i64::MAX);
+        if m.offset() != expected {
+            return Err(ReplayError::OutOfOrder {
+                topic: topic.to_string(),
+                expected,
+                got: m.offset(),
+            });
+        }
         let ev = Event::from_json(m.payload().unwrap_or_default()).map_err(|source| {
             ReplayError::Malformed {
                 topic: topic.to_string(),
