@@ -4,6 +4,9 @@
 //! The models see events through [`Model::learn`], the very path the live consumer uses; the
 //! harness only adds the questions asked before each event is learned. No peeking: an event is
 //! scored before anything about it (its title, time or rating) reaches the model.
+//!
+//! [`replay`] routes a data set's events through a Kafka broker first, so that the scored
+//! stream is the one the broker delivered.
 
 use std::collections::HashMap;
 
@@ -11,6 +14,8 @@ use serde::Serialize;
 
 use crate::event::{Event, TitleId, UserId};
 use crate::model::{interaction, Model};
+
+pub mod replay;
 
 /// List length evaluated.
 pub const K: usize = 10;

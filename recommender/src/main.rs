@@ -101,11 +101,18 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:8080")]
         http: SocketAddr,
     },
-    /// Evaluates the models on a MovieLens directory (ml-100k or ml-latest-small).
+    /// Evaluates the models on a MovieLens directory (ml-100k or ml-latest-small), its ratings
+    /// replayed through a Kafka broker.
     Eval {
         /// The data set directory.
         #[arg(long)]
         dataset: PathBuf,
+        /// The Kafka broker the ratings are replayed through.
+        #[arg(long, default_value = "127.0.0.1:9092")]
+        bootstrap: String,
+        /// Feed the models straight from the file, without a broker (same numbers).
+        #[arg(long)]
+        no_broker: bool,
         /// Comma-separated models to evaluate.
         #[arg(long, default_value = "MostPop,DecayedPop,ItemKnn,Hybrid")]
         models: String,
@@ -199,6 +206,8 @@ fn main() -> Result<()> {
         }),
         Command::Eval {
             dataset,
+            bootstrap,
+            no_broker,
             models,
             plot,
             window,
@@ -215,7 +224,8 @@ fn main() -> Result<()> {
                     bail!("unknown model {n}; known: {}", MODEL_NAMES.join(","));
                 }
             }
-            run_eval(&dataset, &names, plot, window, &hybrid, skip_loo)
+            let via = (!no_broker).then_some(bootstrap.as_str());
+            run_eval(&dataset, via, &names, plot, window, &hybrid, skip_loo)
         }
     }
 }
@@ -344,8 +354,59 @@ fn bar(len: u64, msg: String) -> ProgressBar {
     b
 }
 
+/// Produces the events to a fresh topic on `bootstrap` and returns them as consumed back, with a
+/// progress bar per phase.
+fn replay_through(bootstrap: &str, data: &Dataset) -> Result<Vec<recommender::event::Event>> {
+    use recommender::eval::replay::{round_trip, Phase};
+    let t0 = Instant::now();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let n = data.events.len() as u64;
+    let mut current: Option<(Phase, ProgressBar)> = None;
+    let mut progress = |phase: Phase, done: u64| {
+        if current.as_ref().map(|(p, _)| *p) != Some(phase) {
+            if let Some((_, b)) = current.take() {
+                b.finish_and_clear();
+            }
+            let what = match phase {
+                Phase::Produce => "produce to",
+                Phase::Consume => "consume from",
+            };
+            current = Some((phase, bar(n, format!("{what} {bootstrap}"))));
+        }
+        if let Some((_, b)) = &current {
+            b.set_position(done);
+        }
+    };
+    let events = runtime
+        .block_on(round_trip(
+            bootstrap,
+            &data.name,
+            &data.events,
+            &mut progress,
+        ))
+        .with_context(|| {
+            format!(
+                "replaying {} through {bootstrap} (is a Kafka broker there? --no-broker skips it)",
+                data.name
+            )
+        })?;
+    if let Some((_, b)) = current.take() {
+        b.finish_and_clear();
+    }
+    eprintln!(
+        "{} events produced to and consumed from {bootstrap}: {:.1}s",
+        events.len(),
+        t0.elapsed().as_secs_f64()
+    );
+    Ok(events)
+}
+
 fn run_eval(
     dir: &std::path::Path,
+    bootstrap: Option<&str>,
     names: &[&str],
     plot: Option<PathBuf>,
     window: usize,
@@ -354,15 +415,19 @@ fn run_eval(
 ) -> Result<()> {
     let started = Instant::now();
     let data = Dataset::load(dir).with_context(|| format!("loading {}", dir.display()))?;
+    let events = match bootstrap {
+        Some(b) => replay_through(b, &data)?,
+        None => data.events.clone(),
+    };
     let catalogue = Arc::new(data.catalogue.clone());
-    let n = data.events.len() as u64;
+    let n = events.len() as u64;
     let mut lines = Vec::new();
     let mut series = Vec::new();
     for name in names {
         let mut m = model::build(name, catalogue.clone(), hybrid).context("model")?;
         let b = bar(n, format!("{} prequential", m.name()));
         let t0 = Instant::now();
-        let r = eval::prequential(m.as_mut(), &data.events, window, &mut |p| b.set_position(p));
+        let r = eval::prequential(m.as_mut(), &events, window, &mut |p| b.set_position(p));
         b.finish_and_clear();
         eprintln!(
             "{} prequential: {:.1}s",
@@ -392,7 +457,7 @@ fn run_eval(
         if !skip_loo {
             let mut m = model::build(name, catalogue.clone(), hybrid).context("model")?;
             let b = bar(n, format!("{} leave-last-one-out", m.name()));
-            let t = eval::leave_last_one_out(m.as_mut(), &data.events, &mut |p| b.set_position(p));
+            let t = eval::leave_last_one_out(m.as_mut(), &events, &mut |p| b.set_position(p));
             b.finish_and_clear();
             lines.push(ResultLine::new(
                 &data.name,
