@@ -95,7 +95,7 @@ impl ConsumerGroup {
     }
 
     /// The subscribed topics' entries in `topics`.
-    fn subscribed_in(&self, topics: &TopicsSnapshot) -> BTreeMap<String, TopicInfo> {
+    pub(crate) fn subscribed_in(&self, topics: &TopicsSnapshot) -> BTreeMap<String, TopicInfo> {
         self.subscribed_topics()
             .into_iter()
             .filter_map(|t| topics.get(&t).map(|info| (t, *info)))
@@ -115,7 +115,7 @@ impl ConsumerGroup {
 
     /// The assignor to use: the first member's preference (in member-id order), else the
     /// default, as Kafka picks it.
-    fn pick_assignor(&self, default: &str) -> String {
+    pub(crate) fn pick_assignor(&self, default: &str) -> String {
         self.members
             .values()
             .find_map(|m| m.server_assignor.clone())

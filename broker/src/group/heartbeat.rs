@@ -17,8 +17,10 @@ use super::consumer_group::ConsumerGroup;
 use super::consumer_member::{
     is_subset, ConsumerMember, LEAVE_GROUP_MEMBER_EPOCH, LEAVE_GROUP_STATIC_MEMBER_EPOCH,
 };
+use super::consumer_persist;
 use super::coordinator::{Effects, GroupCoordinator, RequestContext};
 use super::rebalance::s;
+use super::records::GroupRecord;
 
 /// A refusal: error code and Kafka's message.
 type Refusal = (i16, String);
@@ -129,12 +131,23 @@ impl GroupCoordinator {
     ) -> Effects {
         let mut fx = Effects::default();
         let group_id = request.group_id.0.to_string();
+        let existed = self.groups.contains_key(&group_id);
+        let before = self.groups.get(&group_id).and_then(|g| g.consumer.clone());
         let response = match self.heartbeat_inner(ctx, request, topics, now_ms) {
             Ok(r) => r,
             Err((code, message)) => ConsumerGroupHeartbeatResponse::default()
                 .with_error_code(code)
                 .with_error_message(Some(s(&message))),
         };
+        let after = self.groups.get(&group_id).and_then(|g| g.consumer.as_ref());
+        if existed && before.is_none() && after.is_some() {
+            // It replaced an empty classic group, whose record Kafka deletes.
+            fx.records.push(GroupRecord::GroupMetadata {
+                group_id: group_id.clone(),
+                value: None,
+            });
+        }
+        consumer_persist::changes(&group_id, before.as_ref(), after, &mut fx.records);
         fx.respond(ctx.token, response);
         self.reschedule(&group_id);
         self.finish(fx)
@@ -156,18 +169,6 @@ impl GroupCoordinator {
         let session = i64::from(self.config.consumer_session_timeout_ms);
         let default_assignor = self.config.consumer_default_assignor.clone();
         let max_size = self.config.max_size;
-        if r.member_epoch > 0 && self.membership_forgotten(&group_id) {
-            // Membership is not persisted: after a restart a member's epoch means nothing here.
-            // Kafka would answer GROUP_ID_NOT_FOUND for a group it does not know, which clients
-            // treat as fatal; UNKNOWN_MEMBER_ID makes them rejoin with epoch 0 instead.
-            return Err((
-                codes::UNKNOWN_MEMBER_ID,
-                format!(
-                    "group {group_id} has no member {}; rejoin",
-                    r.member_id.as_str()
-                ),
-            ));
-        }
         let cg = self.consumer_group_for(&group_id, r.member_epoch == 0, now)?;
         let member_id = if r.member_id.is_empty() {
             Uuid::new_v4().to_string()
@@ -241,14 +242,6 @@ impl GroupCoordinator {
             group.consumer = Some(ConsumerGroup::default());
         }
         group.consumer.as_mut().ok_or_else(not_found)
-    }
-
-    /// Whether `group_id` has no membership at all (unknown, or only offsets), as after a
-    /// restart of this broker, which keeps consumer-group membership in memory only.
-    fn membership_forgotten(&self, group_id: &str) -> bool {
-        self.groups.get(group_id).is_none_or(|g| {
-            g.consumer.is_none() && g.members.is_empty() && g.pending_members.is_empty()
-        })
     }
 
     /// A heartbeat with member epoch -1 (leave) or -2 (static member leaving temporarily).

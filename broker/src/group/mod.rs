@@ -13,7 +13,9 @@
 //! - [`offsets`] — OffsetCommit, OffsetDelete and offset expiry; `offset_fetch` — OffsetFetch.
 //! - `admin` — ListGroups, DescribeGroups, DeleteGroups.
 //! - [`records`] — `GroupRecord`, what goes to `__consumer_offsets`; [`record_codec`] — its
-//!   binary key/value layout, as Kafka writes it.
+//!   binary key/value layout, as Kafka writes it; [`consumer_records`] and
+//!   `consumer_record_codec` — the same for the KIP-848 records; `consumer_persist` — which
+//!   records a consumer-group change produces, and their replay.
 //! - [`config`] — `GroupConfig`.
 //! - [`consumer_group`], [`consumer_member`], [`assignor`], `heartbeat`, `consumer_describe` —
 //!   KIP-848 consumer groups (ConsumerGroupHeartbeat, ConsumerGroupDescribe) with server-side
@@ -33,6 +35,7 @@ pub mod classic_group;
 pub mod config;
 pub mod consumer_group;
 pub mod consumer_member;
+pub mod consumer_records;
 pub mod coordinator;
 pub mod member;
 pub mod offsets;
@@ -41,6 +44,8 @@ pub mod records;
 
 mod admin;
 mod consumer_describe;
+mod consumer_persist;
+mod consumer_record_codec;
 mod heartbeat;
 mod join;
 mod offset_fetch;

@@ -264,11 +264,9 @@ fn epochs_and_identities_are_checked_as_kafka_does() {
         ("epoch below -2", a.request().with_member_epoch(-3), 42),
         ("unknown member", a.request().with_member_id(s("zz")), 25),
         (
-            // Kafka says GROUP_ID_NOT_FOUND; membership is not persisted here, so a member of
-            // a group forgotten in a restart is told to rejoin instead.
             "unknown group",
             a.request().with_group_id(GroupId(s("nope"))),
-            25,
+            69,
         ),
         (
             "leave unknown group",
