@@ -59,6 +59,8 @@ mod tests;
 #[cfg(test)]
 mod tests_consumer;
 #[cfg(test)]
+mod tests_consumer_replay;
+#[cfg(test)]
 mod tests_offsets;
 
 pub use assignor::{TopicInfo, TopicsSnapshot};

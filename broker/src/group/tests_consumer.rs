@@ -18,14 +18,14 @@ use super::rebalance::s;
 use super::test_support::{subscription, H};
 use super::{ConsumerGroupState, GroupConfig};
 
-const T: Uuid = Uuid::from_u128(0x1111);
+pub(super) const T: Uuid = Uuid::from_u128(0x1111);
 const U: Uuid = Uuid::from_u128(0x2222);
 
-fn topics(partitions: i32) -> TopicsSnapshot {
+pub(super) fn topics(partitions: i32) -> TopicsSnapshot {
     BTreeMap::from([("t".to_string(), TopicInfo { id: T, partitions })])
 }
 
-fn send(
+pub(super) fn send(
     h: &mut H,
     r: ConsumerGroupHeartbeatRequest,
     md: &TopicsSnapshot,
@@ -53,17 +53,17 @@ fn wire(a: &Assignment) -> Vec<TopicPartitions> {
 
 /// A well-behaved client: sends what it owns, adopts each assignment at once (revoking what
 /// it lost before its next heartbeat).
-struct Client {
-    id: String,
-    epoch: i32,
-    owned: Assignment,
-    subscription: Vec<&'static str>,
-    instance: Option<&'static str>,
-    assignor: Option<&'static str>,
+pub(super) struct Client {
+    pub(super) id: String,
+    pub(super) epoch: i32,
+    pub(super) owned: Assignment,
+    pub(super) subscription: Vec<&'static str>,
+    pub(super) instance: Option<&'static str>,
+    pub(super) assignor: Option<&'static str>,
 }
 
 impl Client {
-    fn new(id: &str) -> Self {
+    pub(super) fn new(id: &str) -> Self {
         Self {
             id: id.to_string(),
             epoch: 0,
@@ -74,7 +74,7 @@ impl Client {
         }
     }
 
-    fn request(&self) -> ConsumerGroupHeartbeatRequest {
+    pub(super) fn request(&self) -> ConsumerGroupHeartbeatRequest {
         ConsumerGroupHeartbeatRequest::default()
             .with_group_id(GroupId(s("g")))
             .with_member_id(s(&self.id))
@@ -89,7 +89,7 @@ impl Client {
     }
 
     /// One heartbeat; returns its error code.
-    fn beat(&mut self, h: &mut H, md: &TopicsSnapshot) -> i16 {
+    pub(super) fn beat(&mut self, h: &mut H, md: &TopicsSnapshot) -> i16 {
         let r = send(h, self.request(), md, 1);
         if r.error_code == 0 {
             self.epoch = r.member_epoch;
@@ -109,7 +109,7 @@ impl Client {
     }
 }
 
-fn state(h: &H) -> ConsumerGroupState {
+pub(super) fn state(h: &H) -> ConsumerGroupState {
     h.c.groups["g"]
         .consumer
         .as_ref()
@@ -117,12 +117,12 @@ fn state(h: &H) -> ConsumerGroupState {
         .unwrap()
 }
 
-fn member_state(h: &H, id: &str) -> MemberState {
+pub(super) fn member_state(h: &H, id: &str) -> MemberState {
     h.c.groups["g"].consumer.as_ref().unwrap().members[id].state
 }
 
 /// Heartbeats every client in turn until nothing changes; panics after 20 rounds.
-fn settle(h: &mut H, clients: &mut [Client], md: &TopicsSnapshot) {
+pub(super) fn settle(h: &mut H, clients: &mut [Client], md: &TopicsSnapshot) {
     for _ in 0..20 {
         let before: Vec<_> = clients.iter().map(|c| (c.epoch, c.owned.clone())).collect();
         for c in clients.iter_mut() {
