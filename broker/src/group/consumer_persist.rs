@@ -99,7 +99,7 @@ fn updates(
             out.push(GroupRecord::ConsumerGroupMemberMetadata {
                 group_id: g(),
                 member_id: id.clone(),
-                value: Some(value),
+                value: Some(Box::new(value)),
             });
         }
     }
@@ -328,7 +328,7 @@ impl GroupCoordinator {
 fn replay_member_metadata(
     cg: &mut ConsumerGroup,
     member_id: String,
-    value: Option<ConsumerMemberMetadataValue>,
+    value: Option<Box<ConsumerMemberMetadataValue>>,
 ) {
     let Some(v) = value else {
         if let Some(m) = cg.members.remove(&member_id) {
@@ -340,6 +340,7 @@ fn replay_member_metadata(
         }
         return;
     };
+    let v = *v;
     if let Some(instance) = &v.instance_id {
         cg.static_members
             .insert(instance.clone(), member_id.clone());

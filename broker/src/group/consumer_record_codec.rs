@@ -172,7 +172,7 @@ pub(super) fn decode(
         MEMBER_METADATA => GroupRecord::ConsumerGroupMemberMetadata {
             group_id,
             member_id: member()?,
-            value: decode_value(value, read_member_metadata)?,
+            value: decode_value(value, read_member_metadata)?.map(Box::new),
         },
         TARGET_ASSIGNMENT_METADATA => GroupRecord::ConsumerGroupTargetAssignmentMetadata {
             group_id,

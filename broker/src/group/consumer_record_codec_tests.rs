@@ -156,7 +156,7 @@ fn member_metadata_is_type_5_keyed_by_group_and_member() {
     let record = GroupRecord::ConsumerGroupMemberMetadata {
         group_id: "g".into(),
         member_id: "m".into(),
-        value: Some(value),
+        value: Some(Box::new(value)),
     };
     check(record, &key(5, Some("m")), Some(&want));
 }

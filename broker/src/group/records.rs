@@ -120,8 +120,8 @@ pub enum GroupRecord {
         group_id: String,
         /// The member.
         member_id: String,
-        /// The member's metadata, or `None` for a tombstone.
-        value: Option<ConsumerMemberMetadataValue>,
+        /// The member's metadata, or `None` for a tombstone (boxed: it is the largest value).
+        value: Option<Box<ConsumerMemberMetadataValue>>,
     },
     /// The epoch of a KIP-848 group's target assignment (key type 6).
     ConsumerGroupTargetAssignmentMetadata {
