@@ -90,7 +90,7 @@ impl ConsumerGroup {
     pub fn subscribed_topics(&self) -> BTreeSet<String> {
         self.members
             .values()
-            .flat_map(|m| m.subscribed_topics.iter().cloned())
+            .flat_map(ConsumerMember::topics)
             .collect()
     }
 
@@ -128,12 +128,15 @@ impl ConsumerGroup {
             return;
         }
         let name = self.pick_assignor(default_assignor);
+        let topics_of: Vec<BTreeSet<String>> =
+            self.members.values().map(ConsumerMember::topics).collect();
         let members: Vec<AssignorMember<'_>> = self
             .members
             .values()
-            .map(|m| AssignorMember {
+            .zip(&topics_of)
+            .map(|(m, topics)| AssignorMember {
                 member_id: &m.member_id,
-                topics: &m.subscribed_topics,
+                topics,
             })
             .collect();
         let snapshot = self.subscribed_in(topics);

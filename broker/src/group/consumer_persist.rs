@@ -8,7 +8,8 @@
 //! deleted group gets Kafka's tombstone sequence.
 //!
 //! Replay restores members with their epochs and assignments. What is not persisted is
-//! restored on load: session (and pending revocation) timers restart at load time, as Kafka
+//! restored on load (we write no `ConsumerGroupRegularExpression` records: regexes are resolved
+//! again): session (and pending revocation) timers restart at load time, as Kafka
 //! does; the subscribed topics' metadata, which Kafka 4.1 keeps only as a hash, is taken from
 //! the topics that exist at load time (on this single broker, topics cannot change while it is
 //! down), so the first heartbeat after a restart does not bump the group epoch.
@@ -49,7 +50,7 @@ fn metadata_value(m: &ConsumerMember) -> ConsumerMemberMetadataValue {
         client_id: m.client_id.clone(),
         client_host: m.client_host.clone(),
         subscribed_topic_names: m.subscribed_topics.iter().cloned().collect(),
-        subscribed_topic_regex: None,
+        subscribed_topic_regex: m.subscribed_topic_regex.clone(),
         rebalance_timeout_ms: m.rebalance_timeout_ms,
         server_assignor: m.server_assignor.clone(),
     }
@@ -316,10 +317,14 @@ impl GroupCoordinator {
         }
     }
 
-    /// After replay: takes each consumer group's subscribed-topic metadata from `topics` (the
-    /// topics as they are at load time) without bumping any epoch. See the module doc.
+    /// After replay: resolves the members' regexes and takes each consumer group's
+    /// subscribed-topic metadata from `topics` (the topics as they are at load time) without
+    /// bumping any epoch. See the module doc.
     pub fn load_topic_metadata(&mut self, topics: &TopicsSnapshot) {
         for cg in self.groups.values_mut().filter_map(|g| g.consumer.as_mut()) {
+            for m in cg.members.values_mut() {
+                m.resolve_regex(topics);
+            }
             cg.subscribed_metadata = cg.subscribed_in(topics);
         }
     }
@@ -354,6 +359,7 @@ fn replay_member_metadata(
     m.client_id = v.client_id;
     m.client_host = v.client_host;
     m.subscribed_topics = v.subscribed_topic_names.into_iter().collect();
+    m.subscribed_topic_regex = v.subscribed_topic_regex;
     m.rebalance_timeout_ms = v.rebalance_timeout_ms;
     m.server_assignor = v.server_assignor;
 }

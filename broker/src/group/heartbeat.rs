@@ -21,6 +21,7 @@ use super::consumer_persist;
 use super::coordinator::{Effects, GroupCoordinator, RequestContext};
 use super::rebalance::s;
 use super::records::GroupRecord;
+use super::topic_regex;
 
 /// A refusal: error code and Kafka's message.
 type Refusal = (i16, String);
@@ -94,15 +95,16 @@ fn validate(version: i16, r: &ConsumerGroupHeartbeatRequest) -> Result<(), Refus
         return Err(invalid("member_epoch below -2 is not valid"));
     }
     // librdkafka sends an empty regex alongside topic names; Kafka reads that as no regex.
-    if r.subscribed_topic_regex
-        .as_ref()
-        .is_some_and(|x| !x.is_empty())
-    {
-        // Regex subscriptions (KIP-848's RE2J patterns) are not implemented by this broker;
-        // this is how Kafka answered before it had them.
-        return Err(invalid(
-            "this broker does not support subscribed_topic_regex",
-        ));
+    if let Some(pattern) = r.subscribed_topic_regex.as_ref().filter(|x| !x.is_empty()) {
+        topic_regex::check(pattern).map_err(|e| {
+            (
+                codes::INVALID_REGULAR_EXPRESSION,
+                format!(
+                    "SubscribedTopicRegex `{}` is not a valid regular expression: {e}",
+                    pattern.as_str()
+                ),
+            )
+        })?;
     }
     if let Some(name) = &r.server_assignor {
         if !assignor::is_supported(name) {
@@ -189,7 +191,8 @@ impl GroupCoordinator {
             .members
             .get_mut(&member_id)
             .ok_or((codes::UNKNOWN_MEMBER_ID, String::new()))?;
-        let changed_subscription = update_member(member, ctx, &r, now.saturating_add(session));
+        let changed_subscription = update_member(member, ctx, &r, now.saturating_add(session))
+            | member.resolve_regex(topics);
         let bump = joined || changed_subscription;
         if !cg.note_metadata(topics) && bump {
             cg.group_epoch = cg.group_epoch.saturating_add(1);
@@ -308,6 +311,13 @@ fn update_member(
         let names: BTreeSet<String> = names.iter().map(|n| n.0.to_string()).collect();
         if member.subscribed_topics != names {
             member.subscribed_topics = names;
+            changed = true;
+        }
+    }
+    if let Some(pattern) = &r.subscribed_topic_regex {
+        let pattern = Some(pattern.to_string()).filter(|p| !p.is_empty());
+        if member.subscribed_topic_regex != pattern {
+            member.subscribed_topic_regex = pattern;
             changed = true;
         }
     }

@@ -19,7 +19,7 @@
 //! - [`config`] — `GroupConfig`.
 //! - [`consumer_group`], [`consumer_member`], [`assignor`], `heartbeat`, `consumer_describe` —
 //!   KIP-848 consumer groups (ConsumerGroupHeartbeat, ConsumerGroupDescribe) with server-side
-//!   assignment. They share the group-id namespace and committed offsets with classic groups:
+//!   assignment, and `topic_regex` for regex subscriptions. They share the group-id namespace and committed offsets with classic groups:
 //!   a consumer group is a `Group` whose `consumer` is set.
 //!
 //! Assignment is client-side in the classic protocol: the coordinator picks a leader and a
@@ -51,6 +51,7 @@ mod join;
 mod offset_fetch;
 mod rebalance;
 mod sync;
+mod topic_regex;
 
 #[cfg(test)]
 mod test_support;
@@ -97,4 +98,5 @@ pub(crate) mod codes {
     pub(crate) const UNSUPPORTED_ASSIGNOR: i16 = E::UnsupportedAssignor.code();
     pub(crate) const STALE_MEMBER_EPOCH: i16 = E::StaleMemberEpoch.code();
     pub(crate) const UNSUPPORTED_VERSION: i16 = E::UnsupportedVersion.code();
+    pub(crate) const INVALID_REGULAR_EXPRESSION: i16 = E::InvalidRegularExpression.code();
 }

@@ -317,9 +317,9 @@ fn epochs_and_identities_are_checked_as_kafka_does() {
             42,
         ),
         (
-            "regex",
-            a.request().with_subscribed_topic_regex(Some(s("t.*"))),
-            42,
+            "invalid regex",
+            a.request().with_subscribed_topic_regex(Some(s("t("))),
+            128,
         ),
         (
             "unknown assignor",
@@ -599,4 +599,45 @@ fn a_static_member_that_left_is_fenced_after_its_session() {
     // ... until its session runs out.
     h.advance(1);
     assert_eq!(state(&h), ConsumerGroupState::Empty);
+}
+
+#[test]
+fn regex_subscriptions_follow_the_topics_that_match() {
+    let mut h = H::new(GroupConfig::default());
+    let mut md = topics(2);
+    md.insert(
+        "other".into(),
+        TopicInfo {
+            id: U,
+            partitions: 1,
+        },
+    );
+    let mut a = Client::new("a");
+    a.subscription = vec![];
+    let regex = |c: &Client| c.request().with_subscribed_topic_regex(Some(s("t|tx")));
+    let r = send(&mut h, regex(&a), &md, 1);
+    assert_eq!((r.error_code, r.member_epoch), (0, 1));
+    let owned: Vec<_> = r.assignment.unwrap().topic_partitions;
+    assert_eq!(owned.len(), 1);
+    assert_eq!((owned[0].topic_id, owned[0].partitions.len()), (T, 2));
+    // A new topic that matches bumps the epoch on the member's next heartbeat and is assigned.
+    const X: Uuid = Uuid::from_u128(0x3333);
+    md.insert(
+        "tx".into(),
+        TopicInfo {
+            id: X,
+            partitions: 3,
+        },
+    );
+    a.epoch = 1;
+    let r = send(&mut h, regex(&a), &md, 1);
+    assert_eq!((r.error_code, r.member_epoch), (0, 2));
+    let g = h.c.groups["g"].consumer.as_ref().unwrap();
+    assert_eq!(g.members["a"].assigned.get(&X).map(BTreeSet::len), Some(3));
+    assert!(!g.members["a"].assigned.contains_key(&U));
+    // Described with its regex.
+    let request = ConsumerGroupDescribeRequest::default().with_group_ids(vec![GroupId(s("g"))]);
+    let described = h.c.consumer_group_describe(request);
+    let member = &described.groups[0].members[0];
+    assert_eq!(member.subscribed_topic_regex.as_deref(), Some("t|tx"));
 }

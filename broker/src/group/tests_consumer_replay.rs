@@ -187,3 +187,25 @@ fn a_deleted_group_replays_to_nothing_and_is_not_found() {
     // A member of a group the coordinator does not know: GROUP_ID_NOT_FOUND, as Kafka 4.1.
     assert_eq!(a.beat(&mut back, &md), 69);
 }
+
+#[test]
+fn a_regex_member_is_replayed_without_a_new_epoch() {
+    let mut h = H::new(GroupConfig::default());
+    let md = topics(3);
+    let mut a = Client::new("a");
+    a.subscription = vec![];
+    let r = send(
+        &mut h,
+        a.request().with_subscribed_topic_regex(Some(s("t.*"))),
+        &md,
+        1,
+    );
+    assert_eq!((r.error_code, r.member_epoch), (0, 1));
+    a.epoch = 1;
+    let mut back = restarted(&h, &md);
+    assert_eq!(persisted(&back), persisted(&h));
+    assert_eq!(describe(&back), describe(&h));
+    let r = send(&mut back, a.request(), &md, 1);
+    assert_eq!((r.error_code, r.member_epoch), (0, 1));
+    assert_eq!(group(&back).members["a"].assigned[&T].len(), 3);
+}
