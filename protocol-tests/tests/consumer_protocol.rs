@@ -329,3 +329,39 @@ fn consume_counted(
         anyhow::bail!("assignments {owned:?}, {missing} records not read yet")
     })
 }
+
+#[tokio::test]
+async fn a_regex_subscription_reads_every_matching_topic() -> Result<()> {
+    let broker = TestBroker::start(OURS)?;
+    let result = async {
+        let bootstrap = broker.bootstrap();
+        let prefix = unique_topic("kip848-regex");
+        let (first, second) = (format!("{prefix}-a"), format!("{prefix}-b"));
+        let mut want = BTreeSet::new();
+        for topic in [&first, &second] {
+            for ack in produce(&bootstrap, topic, "regex", 12).await? {
+                want.insert((topic.clone(), ack.partition, ack.offset));
+            }
+        }
+        // Not matched: the pattern must match the whole name.
+        produce(&bootstrap, &format!("x{prefix}-a"), "other", 6).await?;
+        let consumer = member(&bootstrap, &unique_topic("kip848-regex-group"))?;
+        consumer.subscribe(&[&format!("^{prefix}-.*")])?;
+        let mut got = BTreeSet::new();
+        let what = format!("the {} records of {first} and {second}", want.len());
+        wait_for(&what, TIMEOUT, || {
+            if let Some(message) = consumer.poll(Duration::from_millis(100)) {
+                let message = message.context("consumer error")?;
+                got.insert((
+                    message.topic().to_string(),
+                    message.partition(),
+                    message.offset(),
+                ));
+            }
+            ensure!(got.is_subset(&want), "records of other topics: {got:?}");
+            Ok((got == want).then_some(()))
+        })
+    }
+    .await;
+    result.with_context(|| format!("broker log tail:\n{}", broker.log_tail()))
+}
