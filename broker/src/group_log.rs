@@ -15,7 +15,7 @@ use std::sync::Arc;
 use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::group::record_codec::{self, DecodedRecord};
-use crate::group::{GroupCoordinator, GroupRecord};
+use crate::group::{GroupCoordinator, GroupRecord, TopicInfo, TopicsSnapshot};
 use crate::storage::record_batch::{compute_crc, BatchHeader, Codec, HEADER_LEN};
 use crate::storage::{Log, LogManager, TopicError};
 
@@ -58,14 +58,16 @@ pub fn ensure_topic(manager: &LogManager, partitions: i32) -> Result<(), TopicEr
 pub struct LoadStats {
     /// Records replayed.
     pub replayed: u64,
-    /// Records of other coordinators (KIP-848...) skipped.
+    /// Records of other coordinators (share and streams groups...) skipped.
     pub other: u64,
     /// Records or batches skipped because they could not be decoded.
     pub corrupt: u64,
 }
 
 /// Replays every partition of `__consumer_offsets` into `coordinator`, from each log start
-/// offset to its high watermark. Does not call `complete_load`. Blocking file I/O.
+/// offset to its high watermark, then hands it the topics as they are now (KIP-848 groups keep
+/// their subscribed topics' metadata in memory only). Does not call `complete_load`. Blocking
+/// file I/O.
 pub fn load(manager: &LogManager, coordinator: &mut GroupCoordinator) -> LoadStats {
     let mut stats = LoadStats::default();
     let Some(topic) = manager.topic(OFFSETS_TOPIC) else {
@@ -74,7 +76,25 @@ pub fn load(manager: &LogManager, coordinator: &mut GroupCoordinator) -> LoadSta
     for log in topic.partitions() {
         load_partition(&log, coordinator, &mut stats);
     }
+    coordinator.load_topic_metadata(&topics_snapshot(manager));
     stats
+}
+
+/// Every topic's id and partition count, as Metadata would report them now: the topic input
+/// of the KIP-848 consumer-group state machine.
+pub fn topics_snapshot(manager: &LogManager) -> TopicsSnapshot {
+    manager
+        .topics()
+        .iter()
+        .map(|t| {
+            let partitions = i32::try_from(t.partitions().len()).unwrap_or(i32::MAX);
+            let info = TopicInfo {
+                id: t.id(),
+                partitions,
+            };
+            (t.name().to_string(), info)
+        })
+        .collect()
 }
 
 fn load_partition(log: &Arc<Log>, coordinator: &mut GroupCoordinator, stats: &mut LoadStats) {

@@ -2,9 +2,12 @@
 //! through librdkafka: three members split six partitions, one leaves, the others take its
 //! partitions over, and with a synchronous commit after each record every record is read
 //! exactly once; partitions added to the topic later are assigned too; after a restart of our
-//! broker (which keeps membership in memory) members rejoin. Run against Apache Kafka with `KAFKA_TARGET=kafka`.
+//! broker members carry on without rejoining, since the group is replayed from
+//! `__consumer_offsets` as Kafka does. Run against Apache Kafka with `KAFKA_TARGET=kafka`.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{ensure, Context, Result};
@@ -14,10 +17,11 @@ use protocol_tests::target::wait_until_serving;
 use protocol_tests::wait::wait_for;
 use protocol_tests::{unique_topic, OurBroker, Target, TestBroker};
 use rdkafka::admin::{AdminOptions, NewPartitions};
+use rdkafka::client::ClientContext;
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
 use rdkafka::producer::FutureProducer;
-use rdkafka::Message;
+use rdkafka::{Message, Offset};
 
 const PARTITIONS: i32 = 6;
 const OURS: &[(&str, &str)] = &[("num.partitions", "6")];
@@ -192,9 +196,38 @@ async fn partitions_added_later_are_assigned() -> Result<()> {
     result.with_context(|| format!("broker log tail:\n{}", broker.log_tail()))
 }
 
+/// Counts the rebalance callbacks (assignments and revocations) librdkafka makes.
+#[derive(Clone, Default)]
+struct Rebalances(Arc<AtomicUsize>);
+
+impl Rebalances {
+    fn count(&self) -> usize {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+impl ClientContext for Rebalances {}
+
+impl ConsumerContext for Rebalances {
+    fn post_rebalance(&self, _: &BaseConsumer<Self>, _: &Rebalance<'_>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// [`member`] with a rebalance counter.
+fn counted_member(bootstrap: &str, group: &str) -> Result<BaseConsumer<Rebalances>> {
+    Ok(ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", group)
+        .set("group.protocol", "consumer")
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest")
+        .create_with_context(Rebalances::default())?)
+}
+
 #[tokio::test]
-async fn members_rejoin_after_a_broker_restart() -> Result<()> {
-    if !Target::ours_or_skip("members_rejoin_after_a_broker_restart")? {
+async fn members_carry_on_after_a_broker_restart() -> Result<()> {
+    if !Target::ours_or_skip("members_carry_on_after_a_broker_restart")? {
         return Ok(());
     }
     let mut broker = OurBroker::start(OURS)?;
@@ -202,19 +235,133 @@ async fn members_rejoin_after_a_broker_restart() -> Result<()> {
         wait_until_serving(&broker.bootstrap())?;
         let topic = unique_topic("kip848-restart");
         let group = unique_topic("kip848-restart-group");
-        let mut acks = produce(&broker.bootstrap(), &topic, "before", 60).await?;
-        let members = vec![member(&broker.bootstrap(), &group)?];
-        members[0].subscribe(&[&topic])?;
-        let mut seen = BTreeMap::new();
-        consume_all(&members, &acks, &mut seen, PARTITIONS)?;
+        let acks = produce(&broker.bootstrap(), &topic, "before", 60).await?;
+        let members = (0..2)
+            .map(|_| counted_member(&broker.bootstrap(), &group))
+            .collect::<Result<Vec<_>>>()?;
+        for m in &members {
+            m.subscribe(&[&topic])?;
+        }
+        let mut read = BTreeSet::new();
+        let owned = consume_counted(&members, &acks, &mut read)?;
+        let rebalances: Vec<usize> = members.iter().map(|m| m.context().count()).collect();
 
-        // Consumer-group membership is not persisted: the member's next heartbeat is answered
-        // UNKNOWN_MEMBER_ID and it rejoins with epoch 0.
+        // The group is replayed from `__consumer_offsets`: the members' next heartbeats are
+        // accepted at the epochs they hold, so librdkafka sees no revocation and no new
+        // assignment, and every member keeps its partitions.
         broker.restart()?;
         wait_until_serving(&broker.bootstrap())?;
-        acks.extend(produce(&broker.bootstrap(), &topic, "after", 60).await?);
-        consume_all(&members, &acks, &mut seen, PARTITIONS)
+        let after = produce(&broker.bootstrap(), &topic, "after", 60).await?;
+        let owned_after = consume_counted(&members, &after, &mut read)?;
+        // Their commits, carrying the member epochs from before the restart, were accepted.
+        for (m, owned) in members.iter().zip(&owned_after) {
+            let committed = m.committed(TIMEOUT)?;
+            for p in owned {
+                let want = after
+                    .iter()
+                    .chain(&acks)
+                    .filter(|a| a.partition == *p)
+                    .map(|a| a.offset + 1)
+                    .max()
+                    .unwrap_or(0);
+                let got = committed.find_partition(&topic, *p).map(|e| e.offset());
+                ensure!(
+                    got == Some(Offset::Offset(want)),
+                    "partition {p}: committed {got:?}, want {want}"
+                );
+            }
+        }
+        let rebalances_after: Vec<usize> = members.iter().map(|m| m.context().count()).collect();
+        ensure!(
+            owned_after == owned,
+            "assignments changed: {owned:?} -> {owned_after:?}"
+        );
+        ensure!(
+            rebalances_after == rebalances,
+            "rebalance callbacks after the restart: {rebalances:?} -> {rebalances_after:?}"
+        );
+        Ok(())
     }
     .await;
     result.with_context(|| format!("broker stderr tail:\n{}", broker.stderr_tail()))
+}
+
+/// Polls the members (committing each record, retrying for at most COMMIT_RETRY) until they
+/// cover every partition and have read every record of `acks`; returns their assignments.
+fn consume_counted(
+    members: &[BaseConsumer<Rebalances>],
+    acks: &[Ack],
+    read: &mut BTreeSet<Ack>,
+) -> Result<Vec<BTreeSet<i32>>> {
+    let what = format!(
+        "2 members to cover {PARTITIONS} partitions and read {} records",
+        acks.len()
+    );
+    wait_for(&what, TIMEOUT, || {
+        for m in members {
+            if let Some(message) = m.poll(Duration::from_millis(50)) {
+                let message = message.context("consumer error")?;
+                read.insert(Ack {
+                    partition: message.partition(),
+                    offset: message.offset(),
+                });
+                let at = format!("a commit at {}:{}", message.partition(), message.offset());
+                let _ = wait_for(&at, COMMIT_RETRY, || {
+                    m.commit_message(&message, CommitMode::Sync)?;
+                    Ok(Some(()))
+                });
+            }
+        }
+        let owned = members
+            .iter()
+            .map(|m| {
+                Ok(m.assignment()?
+                    .elements()
+                    .iter()
+                    .map(|e| e.partition())
+                    .collect())
+            })
+            .collect::<Result<Vec<BTreeSet<i32>>>>()?;
+        let missing = acks.iter().filter(|a| !read.contains(a)).count();
+        if disjoint_cover(&owned, PARTITIONS) && missing == 0 {
+            return Ok(Some(owned));
+        }
+        anyhow::bail!("assignments {owned:?}, {missing} records not read yet")
+    })
+}
+
+#[tokio::test]
+async fn a_regex_subscription_reads_every_matching_topic() -> Result<()> {
+    let broker = TestBroker::start(OURS)?;
+    let result = async {
+        let bootstrap = broker.bootstrap();
+        let prefix = unique_topic("kip848-regex");
+        let (first, second) = (format!("{prefix}-a"), format!("{prefix}-b"));
+        let mut want = BTreeSet::new();
+        for topic in [&first, &second] {
+            for ack in produce(&bootstrap, topic, "regex", 12).await? {
+                want.insert((topic.clone(), ack.partition, ack.offset));
+            }
+        }
+        // Not matched: the pattern must match the whole name.
+        produce(&bootstrap, &format!("x{prefix}-a"), "other", 6).await?;
+        let consumer = member(&bootstrap, &unique_topic("kip848-regex-group"))?;
+        consumer.subscribe(&[&format!("^{prefix}-.*")])?;
+        let mut got = BTreeSet::new();
+        let what = format!("the {} records of {first} and {second}", want.len());
+        wait_for(&what, TIMEOUT, || {
+            if let Some(message) = consumer.poll(Duration::from_millis(100)) {
+                let message = message.context("consumer error")?;
+                got.insert((
+                    message.topic().to_string(),
+                    message.partition(),
+                    message.offset(),
+                ));
+            }
+            ensure!(got.is_subset(&want), "records of other topics: {got:?}");
+            Ok((got == want).then_some(()))
+        })
+    }
+    .await;
+    result.with_context(|| format!("broker log tail:\n{}", broker.log_tail()))
 }

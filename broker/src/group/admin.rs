@@ -10,6 +10,7 @@ use kafka_protocol::messages::{
 
 use super::classic_group::{Group, GroupState};
 use super::codes;
+use super::consumer_persist;
 use super::coordinator::{Effects, GroupCoordinator, RequestContext};
 use super::rebalance::s;
 use super::records::{GroupRecord, OffsetCommitKey};
@@ -153,10 +154,13 @@ impl GroupCoordinator {
                 });
             }
         }
-        fx.records.push(GroupRecord::GroupMetadata {
-            group_id: group_id.to_string(),
-            value: None,
-        });
+        match &group.consumer {
+            Some(consumer) => consumer_persist::tombstones(group_id, consumer, &mut fx.records),
+            None => fx.records.push(GroupRecord::GroupMetadata {
+                group_id: group_id.to_string(),
+                value: None,
+            }),
+        }
         self.remove_group(group_id);
         codes::NONE
     }

@@ -95,6 +95,7 @@ fn describe(group: &ConsumerGroup) -> DescribedGroup {
                         .map(|t| TopicName(s(t)))
                         .collect(),
                 )
+                .with_subscribed_topic_regex(m.subscribed_topic_regex.as_deref().map(s))
                 .with_assignment(wire(&m.assigned))
                 .with_target_assignment(wire(
                     &group.target.get(&m.member_id).cloned().unwrap_or_default(),

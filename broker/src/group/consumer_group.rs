@@ -90,12 +90,12 @@ impl ConsumerGroup {
     pub fn subscribed_topics(&self) -> BTreeSet<String> {
         self.members
             .values()
-            .flat_map(|m| m.subscribed_topics.iter().cloned())
+            .flat_map(ConsumerMember::topics)
             .collect()
     }
 
     /// The subscribed topics' entries in `topics`.
-    fn subscribed_in(&self, topics: &TopicsSnapshot) -> BTreeMap<String, TopicInfo> {
+    pub(crate) fn subscribed_in(&self, topics: &TopicsSnapshot) -> BTreeMap<String, TopicInfo> {
         self.subscribed_topics()
             .into_iter()
             .filter_map(|t| topics.get(&t).map(|info| (t, *info)))
@@ -115,7 +115,7 @@ impl ConsumerGroup {
 
     /// The assignor to use: the first member's preference (in member-id order), else the
     /// default, as Kafka picks it.
-    fn pick_assignor(&self, default: &str) -> String {
+    pub(crate) fn pick_assignor(&self, default: &str) -> String {
         self.members
             .values()
             .find_map(|m| m.server_assignor.clone())
@@ -128,12 +128,15 @@ impl ConsumerGroup {
             return;
         }
         let name = self.pick_assignor(default_assignor);
+        let topics_of: Vec<BTreeSet<String>> =
+            self.members.values().map(ConsumerMember::topics).collect();
         let members: Vec<AssignorMember<'_>> = self
             .members
             .values()
-            .map(|m| AssignorMember {
+            .zip(&topics_of)
+            .map(|(m, topics)| AssignorMember {
                 member_id: &m.member_id,
-                topics: &m.subscribed_topics,
+                topics,
             })
             .collect();
         let snapshot = self.subscribed_in(topics);

@@ -62,6 +62,11 @@ pub struct ConsumerMember {
     pub state: MemberState,
     /// Subscribed topic names.
     pub subscribed_topics: BTreeSet<String>,
+    /// Subscribed topic regular expression, if any (see `topic_regex`).
+    pub subscribed_topic_regex: Option<String>,
+    /// The existing topics `subscribed_topic_regex` matched when it was last resolved (on the
+    /// member's heartbeats, and at load time).
+    pub regex_topics: BTreeSet<String>,
     /// The assignor it asked for, if any.
     pub server_assignor: Option<String>,
     /// How long it may take to revoke partitions.
@@ -89,6 +94,8 @@ impl ConsumerMember {
             previous_member_epoch: 0,
             state: MemberState::Stable,
             subscribed_topics: BTreeSet::new(),
+            subscribed_topic_regex: None,
+            regex_topics: BTreeSet::new(),
             server_assignor: None,
             rebalance_timeout_ms: 0,
             assigned: Assignment::new(),
@@ -96,6 +103,28 @@ impl ConsumerMember {
             session_deadline: i64::MAX,
             revocation_deadline: None,
         }
+    }
+
+    /// Every topic it subscribes to: by name and through its regex.
+    pub fn topics(&self) -> BTreeSet<String> {
+        self.subscribed_topics
+            .union(&self.regex_topics)
+            .cloned()
+            .collect()
+    }
+
+    /// Re-resolves its regex against `topics`; returns whether the matched topics changed.
+    pub fn resolve_regex(&mut self, topics: &super::assignor::TopicsSnapshot) -> bool {
+        let resolved = self
+            .subscribed_topic_regex
+            .as_deref()
+            .map(|p| super::topic_regex::resolve(p, topics))
+            .unwrap_or_default();
+        if resolved == self.regex_topics {
+            return false;
+        }
+        self.regex_topics = resolved;
+        true
     }
 
     /// Its earliest deadline.

@@ -11,6 +11,7 @@ use kafka_protocol::messages::ResponseKind;
 
 use super::classic_group::{Group, GroupState};
 use super::config::GroupConfig;
+use super::consumer_persist;
 use super::records::GroupRecord;
 
 /// The caller's handle for one request, chosen by the caller and unique among the requests it
@@ -141,6 +142,7 @@ impl GroupCoordinator {
                     }
                 }
             },
+            consumer => self.replay_consumer(consumer),
         }
     }
 
@@ -152,6 +154,7 @@ impl GroupCoordinator {
                 member.touch(now_ms);
             }
         }
+        self.complete_consumer_load(now_ms);
         for id in &ids {
             self.reschedule(id);
         }
@@ -180,8 +183,18 @@ impl GroupCoordinator {
             if let Some(group) = self.groups.get_mut(&id) {
                 group.on_deadlines(&self.config, now_ms, &mut fx);
                 if let Some(consumer) = group.consumer.as_mut() {
-                    for member_id in consumer.expire(now_ms) {
+                    let before = consumer.clone();
+                    let fenced = consumer.expire(now_ms);
+                    for member_id in &fenced {
                         tracing::debug!(group = %id, %member_id, "consumer member fenced");
+                    }
+                    if !fenced.is_empty() {
+                        consumer_persist::changes(
+                            &id,
+                            Some(&before),
+                            Some(consumer),
+                            &mut fx.records,
+                        );
                     }
                 }
             }

@@ -17,8 +17,11 @@ use super::consumer_group::ConsumerGroup;
 use super::consumer_member::{
     is_subset, ConsumerMember, LEAVE_GROUP_MEMBER_EPOCH, LEAVE_GROUP_STATIC_MEMBER_EPOCH,
 };
+use super::consumer_persist;
 use super::coordinator::{Effects, GroupCoordinator, RequestContext};
 use super::rebalance::s;
+use super::records::GroupRecord;
+use super::topic_regex;
 
 /// A refusal: error code and Kafka's message.
 type Refusal = (i16, String);
@@ -92,15 +95,16 @@ fn validate(version: i16, r: &ConsumerGroupHeartbeatRequest) -> Result<(), Refus
         return Err(invalid("member_epoch below -2 is not valid"));
     }
     // librdkafka sends an empty regex alongside topic names; Kafka reads that as no regex.
-    if r.subscribed_topic_regex
-        .as_ref()
-        .is_some_and(|x| !x.is_empty())
-    {
-        // Regex subscriptions (KIP-848's RE2J patterns) are not implemented by this broker;
-        // this is how Kafka answered before it had them.
-        return Err(invalid(
-            "this broker does not support subscribed_topic_regex",
-        ));
+    if let Some(pattern) = r.subscribed_topic_regex.as_ref().filter(|x| !x.is_empty()) {
+        topic_regex::check(pattern).map_err(|e| {
+            (
+                codes::INVALID_REGULAR_EXPRESSION,
+                format!(
+                    "SubscribedTopicRegex `{}` is not a valid regular expression: {e}",
+                    pattern.as_str()
+                ),
+            )
+        })?;
     }
     if let Some(name) = &r.server_assignor {
         if !assignor::is_supported(name) {
@@ -129,12 +133,23 @@ impl GroupCoordinator {
     ) -> Effects {
         let mut fx = Effects::default();
         let group_id = request.group_id.0.to_string();
+        let existed = self.groups.contains_key(&group_id);
+        let before = self.groups.get(&group_id).and_then(|g| g.consumer.clone());
         let response = match self.heartbeat_inner(ctx, request, topics, now_ms) {
             Ok(r) => r,
             Err((code, message)) => ConsumerGroupHeartbeatResponse::default()
                 .with_error_code(code)
                 .with_error_message(Some(s(&message))),
         };
+        let after = self.groups.get(&group_id).and_then(|g| g.consumer.as_ref());
+        if existed && before.is_none() && after.is_some() {
+            // It replaced an empty classic group, whose record Kafka deletes.
+            fx.records.push(GroupRecord::GroupMetadata {
+                group_id: group_id.clone(),
+                value: None,
+            });
+        }
+        consumer_persist::changes(&group_id, before.as_ref(), after, &mut fx.records);
         fx.respond(ctx.token, response);
         self.reschedule(&group_id);
         self.finish(fx)
@@ -156,18 +171,6 @@ impl GroupCoordinator {
         let session = i64::from(self.config.consumer_session_timeout_ms);
         let default_assignor = self.config.consumer_default_assignor.clone();
         let max_size = self.config.max_size;
-        if r.member_epoch > 0 && self.membership_forgotten(&group_id) {
-            // Membership is not persisted: after a restart a member's epoch means nothing here.
-            // Kafka would answer GROUP_ID_NOT_FOUND for a group it does not know, which clients
-            // treat as fatal; UNKNOWN_MEMBER_ID makes them rejoin with epoch 0 instead.
-            return Err((
-                codes::UNKNOWN_MEMBER_ID,
-                format!(
-                    "group {group_id} has no member {}; rejoin",
-                    r.member_id.as_str()
-                ),
-            ));
-        }
         let cg = self.consumer_group_for(&group_id, r.member_epoch == 0, now)?;
         let member_id = if r.member_id.is_empty() {
             Uuid::new_v4().to_string()
@@ -188,7 +191,8 @@ impl GroupCoordinator {
             .members
             .get_mut(&member_id)
             .ok_or((codes::UNKNOWN_MEMBER_ID, String::new()))?;
-        let changed_subscription = update_member(member, ctx, &r, now.saturating_add(session));
+        let changed_subscription = update_member(member, ctx, &r, now.saturating_add(session))
+            | member.resolve_regex(topics);
         let bump = joined || changed_subscription;
         if !cg.note_metadata(topics) && bump {
             cg.group_epoch = cg.group_epoch.saturating_add(1);
@@ -241,14 +245,6 @@ impl GroupCoordinator {
             group.consumer = Some(ConsumerGroup::default());
         }
         group.consumer.as_mut().ok_or_else(not_found)
-    }
-
-    /// Whether `group_id` has no membership at all (unknown, or only offsets), as after a
-    /// restart of this broker, which keeps consumer-group membership in memory only.
-    fn membership_forgotten(&self, group_id: &str) -> bool {
-        self.groups.get(group_id).is_none_or(|g| {
-            g.consumer.is_none() && g.members.is_empty() && g.pending_members.is_empty()
-        })
     }
 
     /// A heartbeat with member epoch -1 (leave) or -2 (static member leaving temporarily).
@@ -315,6 +311,13 @@ fn update_member(
         let names: BTreeSet<String> = names.iter().map(|n| n.0.to_string()).collect();
         if member.subscribed_topics != names {
             member.subscribed_topics = names;
+            changed = true;
+        }
+    }
+    if let Some(pattern) = &r.subscribed_topic_regex {
+        let pattern = Some(pattern.to_string()).filter(|p| !p.is_empty());
+        if member.subscribed_topic_regex != pattern {
+            member.subscribed_topic_regex = pattern;
             changed = true;
         }
     }

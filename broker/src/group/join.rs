@@ -8,6 +8,7 @@ use uuid::Uuid;
 use super::classic_group::{Group, GroupState};
 use super::codes;
 use super::config::GroupConfig;
+use super::consumer_persist;
 use super::coordinator::{Effects, GroupCoordinator, RequestContext};
 use super::member::{Member, Parked};
 use super::rebalance::{join_error, s, sync_error};
@@ -99,8 +100,9 @@ impl GroupCoordinator {
             // A classic member cannot join a KIP-848 group that has consumer members.
             return Err(codes::INCONSISTENT_GROUP_PROTOCOL);
         }
-        if group.consumer.take().is_some() {
+        if let Some(consumer) = group.consumer.take() {
             // An empty consumer group becomes a classic one, keeping its offsets.
+            consumer_persist::tombstones(&group_id, &consumer, &mut fx.records);
             group.protocol_type = None;
         }
         if member_id.is_empty() {

@@ -13,11 +13,13 @@
 //! - [`offsets`] — OffsetCommit, OffsetDelete and offset expiry; `offset_fetch` — OffsetFetch.
 //! - `admin` — ListGroups, DescribeGroups, DeleteGroups.
 //! - [`records`] — `GroupRecord`, what goes to `__consumer_offsets`; [`record_codec`] — its
-//!   binary key/value layout, as Kafka writes it.
+//!   binary key/value layout, as Kafka writes it; [`consumer_records`] and
+//!   `consumer_record_codec` — the same for the KIP-848 records; `consumer_persist` — which
+//!   records a consumer-group change produces, and their replay.
 //! - [`config`] — `GroupConfig`.
 //! - [`consumer_group`], [`consumer_member`], [`assignor`], `heartbeat`, `consumer_describe` —
 //!   KIP-848 consumer groups (ConsumerGroupHeartbeat, ConsumerGroupDescribe) with server-side
-//!   assignment. They share the group-id namespace and committed offsets with classic groups:
+//!   assignment, and `topic_regex` for regex subscriptions. They share the group-id namespace and committed offsets with classic groups:
 //!   a consumer group is a `Group` whose `consumer` is set.
 //!
 //! Assignment is client-side in the classic protocol: the coordinator picks a leader and a
@@ -33,6 +35,7 @@ pub mod classic_group;
 pub mod config;
 pub mod consumer_group;
 pub mod consumer_member;
+pub mod consumer_records;
 pub mod coordinator;
 pub mod member;
 pub mod offsets;
@@ -41,11 +44,14 @@ pub mod records;
 
 mod admin;
 mod consumer_describe;
+mod consumer_persist;
+mod consumer_record_codec;
 mod heartbeat;
 mod join;
 mod offset_fetch;
 mod rebalance;
 mod sync;
+mod topic_regex;
 
 #[cfg(test)]
 mod test_support;
@@ -53,6 +59,8 @@ mod test_support;
 mod tests;
 #[cfg(test)]
 mod tests_consumer;
+#[cfg(test)]
+mod tests_consumer_replay;
 #[cfg(test)]
 mod tests_offsets;
 
@@ -90,4 +98,5 @@ pub(crate) mod codes {
     pub(crate) const UNSUPPORTED_ASSIGNOR: i16 = E::UnsupportedAssignor.code();
     pub(crate) const STALE_MEMBER_EPOCH: i16 = E::StaleMemberEpoch.code();
     pub(crate) const UNSUPPORTED_VERSION: i16 = E::UnsupportedVersion.code();
+    pub(crate) const INVALID_REGULAR_EXPRESSION: i16 = E::InvalidRegularExpression.code();
 }

@@ -22,6 +22,7 @@ use kafka_protocol::messages::{
 use super::classic_group::{Group, GroupState};
 use super::codes;
 use super::consumer_group::ConsumerGroup;
+use super::consumer_persist;
 use super::coordinator::{Effects, GroupCoordinator, RequestContext};
 use super::records::{GroupRecord, OffsetCommitKey, OffsetCommitValue};
 use super::sync::validate_member;
@@ -195,10 +196,13 @@ impl GroupCoordinator {
                 && !group.has_consumer_members()
                 && group.pending_members.is_empty();
             if unused {
-                fx.records.push(GroupRecord::GroupMetadata {
-                    group_id: id.clone(),
-                    value: None,
-                });
+                match &group.consumer {
+                    Some(consumer) => consumer_persist::tombstones(&id, consumer, &mut fx.records),
+                    None => fx.records.push(GroupRecord::GroupMetadata {
+                        group_id: id.clone(),
+                        value: None,
+                    }),
+                }
                 self.remove_group(&id);
             }
         }

@@ -2,8 +2,9 @@
 //!
 //! Every key and value starts with a big-endian int16 version. Key versions 0 and 1 are
 //! `OffsetCommitKey` (group, topic, partition) and key version 2 is `GroupMetadataKey` (group);
-//! higher key versions are the record types of the KIP-848/share/streams coordinators, which
-//! decode to [`DecodedRecord::Other`]. Values follow the key's type:
+//! key versions 3-8 are the KIP-848 consumer-group records (see `consumer_record_codec`); higher
+//! ones belong to the share and streams coordinators and decode to [`DecodedRecord::Other`].
+//! Classic values follow the key's type:
 //!
 //! - `OffsetCommitValue` v0-v4: offset, leaderEpoch (v3+), metadata, commitTimestamp,
 //!   expireTimestamp (v1 only). v4 is flexible (compact strings, tagged fields).
@@ -17,6 +18,7 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
+use super::consumer_record_codec;
 use super::records::{
     GroupMetadataValue, GroupRecord, MemberMetadataValue, OffsetCommitKey, OffsetCommitValue,
 };
@@ -56,9 +58,9 @@ pub enum CodecError {
 /// What one `__consumer_offsets` record holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DecodedRecord {
-    /// A classic group record the coordinator replays.
+    /// A record the coordinator replays.
     Group(GroupRecord),
-    /// A record type this coordinator does not own (KIP-848, share and streams groups...);
+    /// A record type this coordinator does not own (share and streams groups...);
     /// replay skips it.
     Other {
         /// The key's version, which names the record type.
@@ -80,6 +82,7 @@ pub fn encode_key(record: &GroupRecord) -> Bytes {
             w.i16(GROUP_METADATA_KEY_VERSION);
             w.string(group_id);
         }
+        consumer => consumer_record_codec::write_key(consumer, &mut w),
     }
     w.0.freeze()
 }
@@ -127,6 +130,7 @@ pub fn encode_value(record: &GroupRecord) -> Option<Bytes> {
                 w.bytes(&m.assignment);
             }
         }
+        consumer => return consumer_record_codec::write_value(consumer, w),
     }
     Some(w.0.freeze())
 }
@@ -155,6 +159,9 @@ pub fn decode(key: &[u8], value: Option<&[u8]>) -> Result<DecodedRecord, CodecEr
                 group_id,
                 value,
             }))
+        }
+        consumer_record_codec::FIRST_KEY_TYPE..=consumer_record_codec::LAST_KEY_TYPE => {
+            consumer_record_codec::decode(key_version, &mut k, value).map(DecodedRecord::Group)
         }
         v if v < 0 => Err(CodecError::InvalidKeyVersion(v)),
         v => Ok(DecodedRecord::Other { key_version: v }),
@@ -255,23 +262,57 @@ fn decode_member(r: &mut Reader<'_>, version: i16) -> Result<MemberMetadataValue
     })
 }
 
-/// Appends Kafka's non-flexible encodings (all we write).
+/// Appends Kafka's encodings: classic ones, and the flexible (compact) ones of the KIP-848
+/// values.
 #[derive(Default)]
-struct Writer(BytesMut);
+pub(super) struct Writer(pub(super) BytesMut);
 
 impl Writer {
-    fn i16(&mut self, v: i16) {
+    pub(super) fn i8(&mut self, v: i8) {
+        self.0.put_i8(v);
+    }
+    pub(super) fn i16(&mut self, v: i16) {
         self.0.put_i16(v);
     }
-    fn i32(&mut self, v: i32) {
+    pub(super) fn i32(&mut self, v: i32) {
         self.0.put_i32(v);
     }
     fn i64(&mut self, v: i64) {
         self.0.put_i64(v);
     }
+    pub(super) fn uuid(&mut self, v: &uuid::Uuid) {
+        self.0.put_slice(v.as_bytes());
+    }
+    fn uvarint(&mut self, mut v: u32) {
+        while v >= 0x80 {
+            self.0.put_u8((v as u8 & 0x7f) | 0x80);
+            v >>= 7;
+        }
+        self.0.put_u8(v as u8);
+    }
+    /// A compact array's length marker (also a compact string's, before its bytes).
+    pub(super) fn compact_len(&mut self, n: usize) {
+        self.uvarint(u32::try_from(n).unwrap_or(u32::MAX - 1).saturating_add(1));
+    }
+    /// Compact string, cut at the same limit as [`Writer::string`] (Kafka refuses longer ones).
+    pub(super) fn compact_string(&mut self, s: &str) {
+        let len = s.len().min(i16::MAX as usize);
+        self.compact_len(len);
+        self.0.put_slice(&s.as_bytes()[..len]);
+    }
+    pub(super) fn compact_nullable_string(&mut self, s: Option<&str>) {
+        match s {
+            Some(s) => self.compact_string(s),
+            None => self.0.put_u8(0),
+        }
+    }
+    /// An empty tagged-field section: we write no tagged fields.
+    pub(super) fn no_tagged_fields(&mut self) {
+        self.0.put_u8(0);
+    }
     /// int16 length + UTF-8; the coordinator bounds every string well below 32 KiB, a longer one
     /// is cut at the limit rather than written with a wrapped length.
-    fn string(&mut self, s: &str) {
+    pub(super) fn string(&mut self, s: &str) {
         let len = s.len().min(i16::MAX as usize);
         self.0.put_i16(len as i16);
         self.0.put_slice(&s.as_bytes()[..len]);
@@ -290,14 +331,14 @@ impl Writer {
 }
 
 /// Reads Kafka's encodings from a slice, classic or flexible.
-struct Reader<'a> {
+pub(super) struct Reader<'a> {
     buf: &'a [u8],
-    pos: usize,
+    pub(super) pos: usize,
     flexible: bool,
 }
 
 impl<'a> Reader<'a> {
-    fn new(buf: &'a [u8], flexible: bool) -> Self {
+    pub(super) fn new(buf: &'a [u8], flexible: bool) -> Self {
         Self {
             buf,
             pos: 0,
@@ -322,10 +363,16 @@ impl<'a> Reader<'a> {
         Ok(out)
     }
 
-    fn i16(&mut self, what: &'static str) -> Result<i16, CodecError> {
+    pub(super) fn i8(&mut self, what: &'static str) -> Result<i8, CodecError> {
+        Ok(i8::from_be_bytes(self.array(what)?))
+    }
+    pub(super) fn i16(&mut self, what: &'static str) -> Result<i16, CodecError> {
         Ok(i16::from_be_bytes(self.array(what)?))
     }
-    fn i32(&mut self, what: &'static str) -> Result<i32, CodecError> {
+    pub(super) fn uuid(&mut self, what: &'static str) -> Result<uuid::Uuid, CodecError> {
+        Ok(uuid::Uuid::from_bytes(self.array(what)?))
+    }
+    pub(super) fn i32(&mut self, what: &'static str) -> Result<i32, CodecError> {
         Ok(i32::from_be_bytes(self.array(what)?))
     }
     fn i64(&mut self, what: &'static str) -> Result<i64, CodecError> {
@@ -362,7 +409,10 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn nullable_string(&mut self, what: &'static str) -> Result<Option<String>, CodecError> {
+    pub(super) fn nullable_string(
+        &mut self,
+        what: &'static str,
+    ) -> Result<Option<String>, CodecError> {
         let Some(len) = self.length(what, false)? else {
             return Ok(None);
         };
@@ -372,7 +422,7 @@ impl<'a> Reader<'a> {
             .map_err(|_| CodecError::InvalidUtf8(what))
     }
 
-    fn string(&mut self, what: &'static str) -> Result<String, CodecError> {
+    pub(super) fn string(&mut self, what: &'static str) -> Result<String, CodecError> {
         self.nullable_string(what)?
             .ok_or(CodecError::UnexpectedNull(what))
     }
@@ -386,7 +436,7 @@ impl<'a> Reader<'a> {
 
     /// An array's element count, checked against the bytes left (every element takes at least
     /// one byte) so a lying count cannot drive a long loop.
-    fn array_len(&mut self, what: &'static str) -> Result<usize, CodecError> {
+    pub(super) fn array_len(&mut self, what: &'static str) -> Result<usize, CodecError> {
         let n = self
             .length(what, true)?
             .ok_or(CodecError::UnexpectedNull(what))?;
@@ -397,7 +447,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Skips a flexible struct's tagged fields (none of which we need); no-op when classic.
-    fn tagged_fields(&mut self) -> Result<(), CodecError> {
+    pub(super) fn tagged_fields(&mut self) -> Result<(), CodecError> {
         if !self.flexible {
             return Ok(());
         }

@@ -1,11 +1,18 @@
 //! `GroupRecord`: what the coordinator asks its caller to append to `__consumer_offsets`.
 //!
 //! The variants carry the meaning of Kafka's `OffsetCommitKey`/`OffsetCommitValue` and
-//! `GroupMetadataKey`/`GroupMetadataValue` records; turning them into Kafka's binary key/value
+//! `GroupMetadataKey`/`GroupMetadataValue` records, and of the KIP-848 `ConsumerGroup*`
+//! records (values in `consumer_records`); turning them into Kafka's binary key/value
 //! layout is the caller's business. A `None` value is a tombstone (Kafka's null value), which is
 //! what lets log compaction forget the key.
 
 use bytes::Bytes;
+
+use super::assignor::Assignment;
+use super::consumer_records::{
+    ConsumerCurrentAssignmentValue, ConsumerGroupMetadataValue,
+    ConsumerGroupPartitionMetadataValue, ConsumerMemberMetadataValue,
+};
 
 /// Key of a committed offset: Kafka's `OffsetCommitKey` (group, topic, partition).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -92,6 +99,55 @@ pub enum GroupRecord {
         /// Membership, or `None` for a tombstone.
         value: Option<GroupMetadataValue>,
     },
+    /// KIP-848 group epoch (key type 3); `None` deletes the consumer group.
+    ConsumerGroupMetadata {
+        /// The group.
+        group_id: String,
+        /// The epoch, or `None` for a tombstone.
+        value: Option<ConsumerGroupMetadataValue>,
+    },
+    /// KIP-848 subscription metadata (key type 4), read from older logs; written only as a
+    /// tombstone, as Kafka 4.1 does.
+    ConsumerGroupPartitionMetadata {
+        /// The group.
+        group_id: String,
+        /// The metadata, or `None` for a tombstone.
+        value: Option<ConsumerGroupPartitionMetadataValue>,
+    },
+    /// A KIP-848 member's identity and subscription (key type 5); `None` removes the member.
+    ConsumerGroupMemberMetadata {
+        /// The group.
+        group_id: String,
+        /// The member.
+        member_id: String,
+        /// The member's metadata, or `None` for a tombstone (boxed: it is the largest value).
+        value: Option<Box<ConsumerMemberMetadataValue>>,
+    },
+    /// The epoch of a KIP-848 group's target assignment (key type 6).
+    ConsumerGroupTargetAssignmentMetadata {
+        /// The group.
+        group_id: String,
+        /// The target assignment epoch, or `None` for a tombstone.
+        value: Option<i32>,
+    },
+    /// One member's target assignment (key type 7).
+    ConsumerGroupTargetAssignmentMember {
+        /// The group.
+        group_id: String,
+        /// The member.
+        member_id: String,
+        /// Its target partitions, or `None` for a tombstone.
+        value: Option<Assignment>,
+    },
+    /// One member's current epochs and assignment (key type 8).
+    ConsumerGroupCurrentMemberAssignment {
+        /// The group.
+        group_id: String,
+        /// The member.
+        member_id: String,
+        /// Its current assignment, or `None` for a tombstone.
+        value: Option<ConsumerCurrentAssignmentValue>,
+    },
 }
 
 impl GroupRecord {
@@ -100,7 +156,13 @@ impl GroupRecord {
     pub fn group_id(&self) -> &str {
         match self {
             GroupRecord::OffsetCommit { key, .. } => &key.group_id,
-            GroupRecord::GroupMetadata { group_id, .. } => group_id,
+            GroupRecord::GroupMetadata { group_id, .. }
+            | GroupRecord::ConsumerGroupMetadata { group_id, .. }
+            | GroupRecord::ConsumerGroupPartitionMetadata { group_id, .. }
+            | GroupRecord::ConsumerGroupMemberMetadata { group_id, .. }
+            | GroupRecord::ConsumerGroupTargetAssignmentMetadata { group_id, .. }
+            | GroupRecord::ConsumerGroupTargetAssignmentMember { group_id, .. }
+            | GroupRecord::ConsumerGroupCurrentMemberAssignment { group_id, .. } => group_id,
         }
     }
 }

@@ -48,9 +48,14 @@ pub struct H {
 
 impl H {
     pub fn new(config: GroupConfig) -> Self {
+        Self::loaded(GroupCoordinator::new(config), 1_000_000)
+    }
+
+    /// Wraps a coordinator that has replayed its records (not yet `complete_load`ed) at `now`.
+    pub fn loaded(c: GroupCoordinator, now: i64) -> Self {
         let mut h = Self {
-            c: GroupCoordinator::new(config),
-            now: 1_000_000,
+            c,
+            now,
             next_token: 0,
             versions: HashMap::new(),
             answered: HashMap::new(),

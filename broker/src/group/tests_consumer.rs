@@ -18,14 +18,14 @@ use super::rebalance::s;
 use super::test_support::{subscription, H};
 use super::{ConsumerGroupState, GroupConfig};
 
-const T: Uuid = Uuid::from_u128(0x1111);
+pub(super) const T: Uuid = Uuid::from_u128(0x1111);
 const U: Uuid = Uuid::from_u128(0x2222);
 
-fn topics(partitions: i32) -> TopicsSnapshot {
+pub(super) fn topics(partitions: i32) -> TopicsSnapshot {
     BTreeMap::from([("t".to_string(), TopicInfo { id: T, partitions })])
 }
 
-fn send(
+pub(super) fn send(
     h: &mut H,
     r: ConsumerGroupHeartbeatRequest,
     md: &TopicsSnapshot,
@@ -53,17 +53,17 @@ fn wire(a: &Assignment) -> Vec<TopicPartitions> {
 
 /// A well-behaved client: sends what it owns, adopts each assignment at once (revoking what
 /// it lost before its next heartbeat).
-struct Client {
-    id: String,
-    epoch: i32,
-    owned: Assignment,
-    subscription: Vec<&'static str>,
-    instance: Option<&'static str>,
-    assignor: Option<&'static str>,
+pub(super) struct Client {
+    pub(super) id: String,
+    pub(super) epoch: i32,
+    pub(super) owned: Assignment,
+    pub(super) subscription: Vec<&'static str>,
+    pub(super) instance: Option<&'static str>,
+    pub(super) assignor: Option<&'static str>,
 }
 
 impl Client {
-    fn new(id: &str) -> Self {
+    pub(super) fn new(id: &str) -> Self {
         Self {
             id: id.to_string(),
             epoch: 0,
@@ -74,7 +74,7 @@ impl Client {
         }
     }
 
-    fn request(&self) -> ConsumerGroupHeartbeatRequest {
+    pub(super) fn request(&self) -> ConsumerGroupHeartbeatRequest {
         ConsumerGroupHeartbeatRequest::default()
             .with_group_id(GroupId(s("g")))
             .with_member_id(s(&self.id))
@@ -89,7 +89,7 @@ impl Client {
     }
 
     /// One heartbeat; returns its error code.
-    fn beat(&mut self, h: &mut H, md: &TopicsSnapshot) -> i16 {
+    pub(super) fn beat(&mut self, h: &mut H, md: &TopicsSnapshot) -> i16 {
         let r = send(h, self.request(), md, 1);
         if r.error_code == 0 {
             self.epoch = r.member_epoch;
@@ -109,7 +109,7 @@ impl Client {
     }
 }
 
-fn state(h: &H) -> ConsumerGroupState {
+pub(super) fn state(h: &H) -> ConsumerGroupState {
     h.c.groups["g"]
         .consumer
         .as_ref()
@@ -117,12 +117,12 @@ fn state(h: &H) -> ConsumerGroupState {
         .unwrap()
 }
 
-fn member_state(h: &H, id: &str) -> MemberState {
+pub(super) fn member_state(h: &H, id: &str) -> MemberState {
     h.c.groups["g"].consumer.as_ref().unwrap().members[id].state
 }
 
 /// Heartbeats every client in turn until nothing changes; panics after 20 rounds.
-fn settle(h: &mut H, clients: &mut [Client], md: &TopicsSnapshot) {
+pub(super) fn settle(h: &mut H, clients: &mut [Client], md: &TopicsSnapshot) {
     for _ in 0..20 {
         let before: Vec<_> = clients.iter().map(|c| (c.epoch, c.owned.clone())).collect();
         for c in clients.iter_mut() {
@@ -264,11 +264,9 @@ fn epochs_and_identities_are_checked_as_kafka_does() {
         ("epoch below -2", a.request().with_member_epoch(-3), 42),
         ("unknown member", a.request().with_member_id(s("zz")), 25),
         (
-            // Kafka says GROUP_ID_NOT_FOUND; membership is not persisted here, so a member of
-            // a group forgotten in a restart is told to rejoin instead.
             "unknown group",
             a.request().with_group_id(GroupId(s("nope"))),
-            25,
+            69,
         ),
         (
             "leave unknown group",
@@ -319,9 +317,9 @@ fn epochs_and_identities_are_checked_as_kafka_does() {
             42,
         ),
         (
-            "regex",
-            a.request().with_subscribed_topic_regex(Some(s("t.*"))),
-            42,
+            "invalid regex",
+            a.request().with_subscribed_topic_regex(Some(s("t("))),
+            128,
         ),
         (
             "unknown assignor",
@@ -601,4 +599,45 @@ fn a_static_member_that_left_is_fenced_after_its_session() {
     // ... until its session runs out.
     h.advance(1);
     assert_eq!(state(&h), ConsumerGroupState::Empty);
+}
+
+#[test]
+fn regex_subscriptions_follow_the_topics_that_match() {
+    let mut h = H::new(GroupConfig::default());
+    let mut md = topics(2);
+    md.insert(
+        "other".into(),
+        TopicInfo {
+            id: U,
+            partitions: 1,
+        },
+    );
+    let mut a = Client::new("a");
+    a.subscription = vec![];
+    let regex = |c: &Client| c.request().with_subscribed_topic_regex(Some(s("t|tx")));
+    let r = send(&mut h, regex(&a), &md, 1);
+    assert_eq!((r.error_code, r.member_epoch), (0, 1));
+    let owned: Vec<_> = r.assignment.unwrap().topic_partitions;
+    assert_eq!(owned.len(), 1);
+    assert_eq!((owned[0].topic_id, owned[0].partitions.len()), (T, 2));
+    // A new topic that matches bumps the epoch on the member's next heartbeat and is assigned.
+    const X: Uuid = Uuid::from_u128(0x3333);
+    md.insert(
+        "tx".into(),
+        TopicInfo {
+            id: X,
+            partitions: 3,
+        },
+    );
+    a.epoch = 1;
+    let r = send(&mut h, regex(&a), &md, 1);
+    assert_eq!((r.error_code, r.member_epoch), (0, 2));
+    let g = h.c.groups["g"].consumer.as_ref().unwrap();
+    assert_eq!(g.members["a"].assigned.get(&X).map(BTreeSet::len), Some(3));
+    assert!(!g.members["a"].assigned.contains_key(&U));
+    // Described with its regex.
+    let request = ConsumerGroupDescribeRequest::default().with_group_ids(vec![GroupId(s("g"))]);
+    let described = h.c.consumer_group_describe(request);
+    let member = &described.groups[0].members[0];
+    assert_eq!(member.subscribed_topic_regex.as_deref(), Some("t|tx"));
 }

@@ -6,25 +6,11 @@ use kafka_protocol::messages::{
 };
 
 use crate::broker::Broker;
-use crate::group::{TopicInfo, TopicsSnapshot};
+use crate::group::TopicsSnapshot;
 
 /// Every topic's id and partition count, as Metadata would report them now.
 pub fn topics_snapshot(broker: &Broker) -> TopicsSnapshot {
-    broker
-        .log_manager
-        .topics()
-        .iter()
-        .map(|t| {
-            let partitions = i32::try_from(t.partitions().len()).unwrap_or(i32::MAX);
-            (
-                t.name().to_string(),
-                TopicInfo {
-                    id: t.id(),
-                    partitions,
-                },
-            )
-        })
-        .collect()
+    crate::group_log::topics_snapshot(&broker.log_manager)
 }
 
 /// Runs the heartbeat through the group coordinator (it never waits).
