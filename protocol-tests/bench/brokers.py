@@ -19,6 +19,9 @@ START_TIMEOUT_S = 180
 #: ApiVersions v0, correlation id 7, null client id: the cheapest request every broker answers.
 API_VERSIONS_V0 = bytes([0, 0, 0, 10, 0, 18, 0, 0, 0, 0, 0, 7, 0xFF, 0xFF])
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+#: start-kafka.sh gives Kafka this (the compatibility suite wants prompt group joins); ours gets
+#: it too so that both run with the same settings.
+OUR_PROPS = ("group.initial.rebalance.delay.ms=0",)
 
 
 def free_port():
@@ -156,7 +159,7 @@ class OurBroker(Broker):
         self.starts += 1
         args = [str(self.binary), "--override", f"listeners=PLAINTEXT://127.0.0.1:{self.port}",
                 "--override", f"log.dirs={self.dir / 'data'}"]
-        for kv in props:
+        for kv in (*OUR_PROPS, *props):
             args += ["--override", kv]
         out = open(self.dir / f"broker-{self.starts}.log", "wb")
         started = time.monotonic()

@@ -46,7 +46,7 @@ def machine(repo, broker_bin, root):
         "memory": f"{mem_kib / 1024 / 1024:.1f} GiB",
         "kernel": platform.release(),
         "disk": " ".join(disk[0].split()) if disk else "?",
-        "ours": f"broker {broker_bin.name} at commit {commit} (release build)",
+        "ours": f"our broker ({broker_bin}) at commit {commit}",
         "kafka": f"Apache Kafka {os.environ.get('KAFKA_VERSION', '4.1.1')} (KRaft, one node, "
                  f"Maven Central jars), {java.splitlines()[0] if java else 'java ?'}",
         "client": f"broker-perf on librdkafka (rdkafka-sys {rdkafka[1] if rdkafka else '?'})",
@@ -120,6 +120,10 @@ def markdown(results, target_rows):
         f"{m.get('load_end')}. The machine is shared with other engineers' builds: figures are "
         "noisy, compare ratios more than absolutes.",
         f"- Ours: {m.get('ours')}. Reference: {m.get('kafka')}.",
+        "- Settings: defaults on both, apart from what the compatibility suite's "
+        "`start-kafka.sh` sets for Kafka (single-node replication factors, "
+        "`group.initial.rebalance.delay.ms=0`, 512 MB heap), which ours gets too where it "
+        "applies. Every topic is created fresh with 6 partitions.",
         f"- Load generator: {m.get('client')}, on the same 2 cores as the brokers; both brokers "
         "run during the whole run (the idle one costs little), each workload alternates which "
         "goes first.",
