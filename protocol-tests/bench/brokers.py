@@ -139,7 +139,8 @@ class Broker:
         return [p for p in data.rglob("*.log") if p.is_file()] if data.exists() else []
 
     def disk_bytes(self):
-        return sum(p.stat().st_size for p in (self.dir / "data").rglob("*") if p.is_file())
+        """Bytes in log segments (index files are preallocated and sparse, so not counted)."""
+        return sum(p.stat().st_size for p in self.data_files())
 
 
 class OurBroker(Broker):

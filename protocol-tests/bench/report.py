@@ -155,7 +155,7 @@ def markdown(results, target_rows):
 def throughput_svg(results):
     bars = [(s["title"], f) for s in results.sections for f in s["figures"]
             if f["name"] in ("MB/s", "produce MB/s", "consume MB/s")]
-    row_h, left, width = 34, 330, 420
+    row_h, left, width = 34, 440, 420
     top = 40
     height = top + row_h * len(bars) + 30
     peak = max([f[b] or 0 for _, f in bars for b in ("ours", "kafka")] + [1])
@@ -165,7 +165,7 @@ def throughput_svg(results):
     for i, (title, f) in enumerate(bars):
         y = top + i * row_h
         label = title if f["name"] == "MB/s" else f"{title}: {f['name'].split()[0]}"
-        parts.append(text(left - 8, y + 18, label[:52], 11, anchor="end"))
+        parts.append(text(left - 8, y + 18, label[:72], 11, anchor="end"))
         for j, b in enumerate(("ours", "kafka")):
             v = f[b] or 0
             w = width * v / peak

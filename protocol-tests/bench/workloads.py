@@ -34,8 +34,8 @@ class Sizes:
     idle_s: float  # how long a fresh broker idles before its RSS is read
 
 
-FULL = Sizes(big=1_000_000, k1=400_000, b100=2_000_000, together=400_000, e2e_s=10,
-             durable=30_000, cli=400_000, loopback_bytes=4_000_000_000, dd_mib=1024, idle_s=5)
+FULL = Sizes(big=1_000_000, k1=500_000, b100=2_000_000, together=500_000, e2e_s=15,
+             durable=200_000, cli=500_000, loopback_bytes=4_000_000_000, dd_mib=1024, idle_s=5)
 SMOKE = Sizes(big=20_000, k1=5_000, b100=20_000, together=5_000, e2e_s=1, durable=1_000,
               cli=5_000, loopback_bytes=100_000_000, dd_mib=16, idle_s=0.5)
 

@@ -19,16 +19,22 @@ use crate::{num, opt};
 
 /// Bytes at the start of each value that carry its send time (nanoseconds since `epoch`).
 const STAMP: usize = 8;
+/// The byte after the stamp: 1 for a warm-up record, whose latency is not counted.
+const WARMUP_FLAG: usize = STAMP;
+/// Stamp and flag.
+const HEADER: usize = STAMP + 1;
 /// How long the consumer waits for the last records after the producer has flushed.
 const DRAIN: Duration = Duration::from_secs(30);
 
-/// Sends `--rate` records/s of `--record-size` bytes for `--seconds` to a fresh `--topic` and
-/// prints p50/p99/p99.9/max latency of the records a consumer (reading from the beginning, so
-/// none are missed) received.
+/// Sends `--rate` records/s of `--record-size` bytes for `--warmup-s` plus `--seconds` to a fresh
+/// `--topic` and prints p50/p99/p99.9/max latency of the records a consumer (reading from the
+/// beginning, so none are missed) received after the warm-up. The warm-up keeps one-off costs
+/// of a new topic (metadata, leader discovery, first fetch) out of the percentiles.
 pub fn run(opts: &HashMap<String, String>) -> Result<()> {
     let rate = num(opts, "rate", 10_000)?.max(1);
     let seconds = num(opts, "seconds", 10)?.max(1);
-    let size = usize::try_from(num(opts, "record-size", 1024)?)?.max(STAMP);
+    let size = usize::try_from(num(opts, "record-size", 1024)?)?.max(HEADER);
+    let warmup = num(opts, "warmup-s", 1)?;
     let topic = opt(opts, "topic", "perf-e2e");
     let consumer: BaseConsumer = ClientConfig::new()
         .set(
@@ -42,9 +48,14 @@ pub fn run(opts: &HashMap<String, String>) -> Result<()> {
     let epoch = Instant::now();
     let sent = AtomicU64::new(0);
     let producing = AtomicBool::new(true);
-    let latencies = std::thread::scope(|scope| {
+    let received = std::thread::scope(|scope| {
         let consumer_thread = scope.spawn(|| receive(&consumer, epoch, &sent, &producing));
-        let produced = send_at_rate(opts, topic, epoch, rate, seconds, size);
+        let schedule = Schedule {
+            rate,
+            warmup: rate * warmup,
+            total: rate * (warmup + seconds),
+        };
+        let produced = send_at_rate(opts, topic, epoch, &schedule, size);
         if let Ok(n) = &produced {
             sent.store(*n, Ordering::SeqCst);
         }
@@ -56,7 +67,18 @@ pub fn run(opts: &HashMap<String, String>) -> Result<()> {
         produced?;
         received
     })?;
-    report(latencies, sent.load(Ordering::SeqCst))
+    report(received, sent.load(Ordering::SeqCst))
+}
+
+/// How many records to send, how fast, and how many of the first are warm-up.
+#[derive(Debug)]
+struct Schedule {
+    /// Records per second.
+    rate: u64,
+    /// The first `warmup` records are not measured.
+    warmup: u64,
+    /// Records in all.
+    total: u64,
 }
 
 /// Sends records on a fixed schedule; returns how many were sent (all acknowledged).
@@ -64,18 +86,20 @@ fn send_at_rate(
     opts: &HashMap<String, String>,
     topic: &str,
     epoch: Instant,
-    rate: u64,
-    seconds: u64,
+    schedule: &Schedule,
     size: usize,
 ) -> Result<u64> {
-    let mut latency_opts = opts.clone();
-    latency_opts
-        .entry("linger-ms".into())
-        .or_insert_with(|| "0".into());
-    let producer = producer(&latency_opts)?;
+    let Schedule {
+        rate,
+        warmup,
+        total,
+    } = *schedule;
+    // The producer batches as in the throughput runs (linger.ms 5, the client default), so the
+    // rates, taken from those runs' peaks, are within what the client can send.
+    let producer = producer(opts)?;
     let pool = payload_pool();
-    let total = rate * seconds;
     let start = Instant::now();
+    let mut measured_start = start;
     let mut value = vec![0u8; size];
     for i in 0..total {
         let due = start + Duration::from_secs_f64(i as f64 / rate as f64);
@@ -84,45 +108,63 @@ fn send_at_rate(
             // Polling while waiting serves delivery reports without busy-spinning.
             producer.poll(due - now);
         }
+        if i == warmup {
+            measured_start = Instant::now();
+        }
         let nanos = u64::try_from(epoch.elapsed().as_nanos()).unwrap_or(u64::MAX);
         let offset = (i as usize * 4099) % (pool.len() - size);
-        value[STAMP..].copy_from_slice(&pool[offset + STAMP..offset + size]);
+        value[HEADER..].copy_from_slice(&pool[offset + HEADER..offset + size]);
         value[..STAMP].copy_from_slice(&nanos.to_be_bytes());
+        value[WARMUP_FLAG] = u8::from(i < warmup);
         send_blocking(&producer, BaseRecord::<(), [u8]>::to(topic).payload(&value))?;
     }
     // The achieved rate: below `rate` when the client or broker could not keep up.
-    let rate_achieved = total as f64 / start.elapsed().as_secs_f64();
+    let rate_achieved = (total - warmup) as f64 / measured_start.elapsed().as_secs_f64();
     producer.flush(Duration::from_secs(60))?;
     println!("e2e_rate {rate_achieved:.0} rec/s");
     Ok(total)
 }
 
-/// Collects the latency (µs) of every record until all sent ones arrived or [`DRAIN`] passed
-/// after the producer finished.
+/// What the consumer saw: the latency (µs) of each measured record, and how many arrived in all.
+#[derive(Debug)]
+struct Received {
+    /// Latencies of the records sent after the warm-up.
+    latencies: Vec<u64>,
+    /// Records received, warm-up included.
+    arrived: u64,
+}
+
+/// Collects latencies until all sent records arrived or [`DRAIN`] passed after the producer
+/// finished.
 fn receive(
     consumer: &BaseConsumer,
     epoch: Instant,
     sent: &AtomicU64,
     producing: &AtomicBool,
-) -> Result<Vec<u64>> {
+) -> Result<Received> {
     let mut latencies = Vec::new();
+    let mut arrived = 0u64;
     let mut drain_deadline = None;
     loop {
         if !producing.load(Ordering::SeqCst) {
             let deadline = *drain_deadline.get_or_insert_with(|| Instant::now() + DRAIN);
             let expected = sent.load(Ordering::SeqCst);
-            if latencies.len() as u64 >= expected || Instant::now() > deadline {
-                return Ok(latencies);
+            if arrived >= expected || Instant::now() > deadline {
+                return Ok(Received { latencies, arrived });
             }
         }
         match consumer.poll(Duration::from_millis(10)) {
             Some(Ok(m)) => {
                 let received = epoch.elapsed();
-                let stamp = m
+                arrived += 1;
+                let header = m
                     .payload()
-                    .and_then(|p| p.get(..STAMP))
-                    .and_then(|s| <[u8; STAMP]>::try_from(s).ok())
+                    .and_then(|p| p.get(..HEADER))
                     .context("a record without a send stamp")?;
+                if header[WARMUP_FLAG] != 0 {
+                    continue;
+                }
+                let stamp = <[u8; STAMP]>::try_from(&header[..STAMP])?;
                 let sent_at = Duration::from_nanos(u64::from_be_bytes(stamp));
                 let micros = received.saturating_sub(sent_at).as_micros();
                 latencies.push(u64::try_from(micros).unwrap_or(u64::MAX));
@@ -134,9 +176,13 @@ fn receive(
 }
 
 /// Prints the percentiles in milliseconds, plus how many records were sent and arrived.
-fn report(mut latencies: Vec<u64>, sent: u64) -> Result<()> {
+fn report(received: Received, sent: u64) -> Result<()> {
+    let Received {
+        mut latencies,
+        arrived,
+    } = received;
     if latencies.is_empty() {
-        bail!("no record arrived of {sent} sent");
+        bail!("no measured record arrived ({arrived} of {sent} in all)");
     }
     latencies.sort_unstable();
     let at = |q: f64| {
@@ -147,7 +193,7 @@ fn report(mut latencies: Vec<u64>, sent: u64) -> Result<()> {
     println!("e2e_p99 {:.3} ms", at(0.99));
     println!("e2e_p999 {:.3} ms", at(0.999));
     println!("e2e_max {:.3} ms", at(1.0));
-    println!("e2e_received {} records", latencies.len());
+    println!("e2e_received {arrived} records");
     println!("e2e_sent {sent} records");
     Ok(())
 }
