@@ -149,6 +149,9 @@ def markdown(results, target_rows):
             lines.append(f"| {f['name']} ({f['unit']}) | {fmt(f['ours'])} | {fmt(f['kafka'])} "
                          f"| {fmt(ratio(f))} | {f['better']} |")
         lines.append("")
+    notes = Path(__file__).resolve().parent / "NOTES.md"
+    if notes.exists() and not results.smoke:
+        lines.append(notes.read_text())
     return "\n".join(lines)
 
 

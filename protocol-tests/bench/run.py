@@ -14,6 +14,7 @@ only fails when a figure is missing. Python 3.11, stdlib only.
 """
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -49,7 +50,15 @@ def main():
     parser.add_argument("--tmp", type=Path, default=None,
                         help="parent of the temp dir holding both brokers' data")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir")
+    parser.add_argument("--report-only", type=Path, metavar="BENCHMARKS.json",
+                        help="rewrite BENCHMARKS.md and the plots from a run's JSON; no brokers")
     args = parser.parse_args()
+    if args.report_only:
+        doc = json.loads(args.report_only.read_text())
+        results = workloads.Results(smoke=doc["smoke"], meta=doc["meta"],
+                                    sections=doc["sections"], calibration=doc["calibration"])
+        report.write(results, args.out or args.report_only.parent)
+        return 0
 
     broker_bin = Path(os.environ["BROKER_BIN"]) if "BROKER_BIN" in os.environ \
         else find_binary("broker")
