@@ -70,8 +70,7 @@ def recovery(b):
 def consume(b):
     for sid, title, cold in (
             ("consume-cold", "Consume from the start, not in the page cache", True),
-            ("consume-hot", "Consume from the start again, in the page cache (tail reads)",
-             False)):
+            ("consume-hot", "Consume from the start again, in the page cache", False)):
         b.progress(title)
         b.r.section(sid, title, "The topic of the 1 KiB produce run (after the kill -9 "
                     "recovery), 6 partitions, one librdkafka consumer." if cold else "")
@@ -108,7 +107,8 @@ def together(b):
     b.progress(title)
     sid = "together"
     b.r.section(sid, title, "One producer and one consumer (from the start of the same fresh "
-                "topic) run at the same time; CPU per GB counts bytes in plus bytes out.")
+                "topic, so it reads the tail as it is written) run at the same time; CPU per GB "
+                "counts bytes in plus bytes out.")
     for broker in b.alternate():
         b.perf("create-topic", broker, topic=sid, partitions=6)
         n = b.sizes.together

@@ -146,7 +146,8 @@ def markdown(results, target_rows):
             lines += [s["note"], ""]
         lines += ["| figure | ours | Kafka | ours/Kafka | better |", "| --- | --- | --- | --- | --- |"]
         for f in s["figures"]:
-            lines.append(f"| {f['name']} ({f['unit']}) | {fmt(f['ours'])} | {fmt(f['kafka'])} "
+            label = f["name"] if f["name"] == f["unit"] else f"{f['name']} ({f['unit']})"
+            lines.append(f"| {label} | {fmt(f['ours'])} | {fmt(f['kafka'])} "
                          f"| {fmt(ratio(f))} | {f['better']} |")
         lines.append("")
     notes = Path(__file__).resolve().parent / "NOTES.md"
