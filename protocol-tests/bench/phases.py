@@ -143,8 +143,8 @@ def latency(b, sid="e2e", peak_of="together", label_prefix="", config=""):
                 f"Rates are {'50%' if label_prefix else '10/50/80%'} of {peak:.0f} rec/s, "
                 "the lower of the two brokers' peaks "
                 f"in '{peak_of}', so both carry the same load. Producer linger.ms=5 (the client default, as in the throughput runs), acks=1; "
-                "latency from send() to the consumer's poll(), same process and clock, after a 1 s "
-                "warm-up at the same rate that is not counted. "
+                "latency from send() to the consumer's poll(), same process and clock, after a "
+                f"{b.sizes.warmup_s} s warm-up at the same rate that is not counted. "
                 "Fixed-rate version of Kafka's EndToEndLatency.")
     for pct in (10, 50, 80) if not label_prefix else (50,):
         rate = max(1, int(peak * pct / 100))

@@ -27,6 +27,7 @@ class Sizes:
     b100: int  # 100-byte records
     together: int  # records of produce+consume together
     e2e_s: int  # seconds per latency point
+    warmup_s: int  # seconds at the same rate before each latency point, not counted
     durable: int  # 1 KiB records in durable mode
     cli: int  # records for kafka-producer-perf-test / kafka-consumer-perf-test
     loopback_bytes: int
@@ -35,9 +36,10 @@ class Sizes:
 
 
 FULL = Sizes(big=1_000_000, k1=500_000, b100=2_000_000, together=500_000, e2e_s=15,
-             durable=200_000, cli=500_000, loopback_bytes=4_000_000_000, dd_mib=1024, idle_s=5)
-SMOKE = Sizes(big=20_000, k1=5_000, b100=20_000, together=5_000, e2e_s=1, durable=1_000,
-              cli=5_000, loopback_bytes=100_000_000, dd_mib=16, idle_s=0.5)
+             warmup_s=1, durable=200_000, cli=500_000, loopback_bytes=4_000_000_000,
+             dd_mib=1024, idle_s=5)
+SMOKE = Sizes(big=20_000, k1=5_000, b100=20_000, together=5_000, e2e_s=1, warmup_s=0,
+              durable=1_000, cli=5_000, loopback_bytes=100_000_000, dd_mib=16, idle_s=0.5)
 
 
 @dataclass
@@ -165,7 +167,8 @@ class Bench:
         self.perf("create-topic", broker, topic=topic, partitions=6,
                   **({"config": config} if config else {}))
         figs, _ = self.measured(broker, lambda: self.perf(
-            "e2e", broker, topic=topic, rate=rate, seconds=seconds, record_size=KIB, acks=1))
+            "e2e", broker, topic=topic, rate=rate, seconds=seconds, warmup_s=self.sizes.warmup_s,
+            record_size=KIB, acks=1))
         for key, name in (("e2e_p50", "p50"), ("e2e_p99", "p99"), ("e2e_p999", "p99.9"),
                           ("e2e_max", "max")):
             self.r.add(sid, f"{name} latency at {label}", "ms", "lower", broker.name, figs[key])
