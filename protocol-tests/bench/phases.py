@@ -142,7 +142,8 @@ def latency(b, sid="e2e", peak_of="together", label_prefix="", config=""):
     b.r.section(sid, f"{label_prefix}{title}",
                 f"Rates are {'50%' if label_prefix else '10/50/80%'} of {peak:.0f} rec/s, "
                 "the lower of the two brokers' peaks "
-                f"in '{peak_of}', so both carry the same load. Producer linger.ms=5 (the client default, as in the throughput runs), acks=1; "
+                f"in '{peak_of}', so both carry the same load. Producer linger.ms=5 (the client "
+                "default, as in the throughput runs), acks=1; "
                 "latency from send() to the consumer's poll(), same process and clock, after a "
                 f"{b.sizes.warmup_s} s warm-up at the same rate that is not counted. "
                 "Fixed-rate version of Kafka's EndToEndLatency.")

@@ -144,7 +144,8 @@ def markdown(results, target_rows):
         lines += [f"## {s['title']}", ""]
         if s["note"]:
             lines += [s["note"], ""]
-        lines += ["| figure | ours | Kafka | ours/Kafka | better |", "| --- | --- | --- | --- | --- |"]
+        lines += ["| figure | ours | Kafka | ours/Kafka | better |",
+                  "| --- | --- | --- | --- | --- |"]
         for f in s["figures"]:
             label = f["name"] if f["name"] == f["unit"] else f"{f['name']} ({f['unit']})"
             lines.append(f"| {label} | {fmt(f['ours'])} | {fmt(f['kafka'])} "

@@ -3,7 +3,7 @@
 
     cargo build --release -p broker -p protocol-tests
     python3 protocol-tests/bench/run.py            # full run (~15 min), writes BENCHMARKS.md/.json
-    python3 protocol-tests/bench/run.py --smoke    # tiny sizes (< 1 min): checks every figure exists
+    python3 protocol-tests/bench/run.py --smoke    # tiny sizes (~1 min): checks every figure exists
 
 Starts both brokers (default settings) on free ports with their data dirs under one temp dir,
 then runs each workload against one broker and then the other (who goes first alternates), and

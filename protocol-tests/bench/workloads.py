@@ -14,7 +14,8 @@ KIB = 1024
 #: Where start-kafka.sh keeps the Kafka jars; the perf tools come from kafka-tools beside them.
 KAFKA_LIBS = Path(os.environ.get("KAFKA_COMPAT_CACHE", Path.home() / ".cache/kafka-compat")) \
     / f"kafka-{os.environ.get('KAFKA_VERSION', '4.1.1')}" / "libs"
-KAFKA_TOOLS_GLOB = str(Path.home() / ".m2/repository/org/apache/kafka/kafka-tools/*/kafka-tools-*.jar")
+KAFKA_TOOLS_GLOB = str(Path.home() / ".m2/repository/org/apache/kafka/kafka-tools"
+                       / "*/kafka-tools-*.jar")
 DURABLE = "log.flush.interval.messages=1"
 
 
