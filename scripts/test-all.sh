@@ -55,3 +55,9 @@ log "compatibility matrix: Python and Go clients, Apache Kafka first, then ours"
 # Needs Java and Maven (the reference broker's jars come from Maven Central) and Go >= 1.26.
 ./protocol-tests/compat/install.sh
 python3 protocol-tests/compat/run.py
+
+log "benchmark harness: smoke pass against both brokers (checks every figure exists, no timings)"
+# Needs the Kafka jars and the kafka-tools jar that the compatibility matrix's install resolved.
+python3 -m unittest discover -s protocol-tests/bench -p "test_*.py"
+cargo build --release -p protocol-tests --bin broker-perf
+python3 protocol-tests/bench/run.py --smoke
