@@ -48,7 +48,8 @@ cgroup_manager = "cgroupfs"
 runtime = "runc"
 EOF
 export CONTAINERS_CONF="$work/containers.conf"
-podman=($sudo podman)
+# (sudo resets the environment: CONTAINERS_CONF is passed through env.)
+podman=($sudo env "CONTAINERS_CONF=$CONTAINERS_CONF" podman)
 compose=($sudo env "CONTAINERS_CONF=$CONTAINERS_CONF" podman-compose)
 
 # --- the base image: Debian bookworm minbase, made once and cached ---------------------------------
@@ -70,7 +71,7 @@ if ! "${podman[@]}" image exists "$base"; then
         $sudo rm -rf "$cache/rootfs"
     fi
     log "importing $base"
-    "${podman[@]}" import "$cache/bookworm-minbase.tar" "$base" >/dev/null
+    "${podman[@]}" import "$cache/bookworm-minbase.tar" "$base" >/dev/null 2>&1
 fi
 if ! out="$("${podman[@]}" run --rm "$base" true 2>&1)"; then
     echo "$out"
@@ -91,9 +92,16 @@ for bin in "$broker_bin" "$recommender_bin"; do
 done
 for image in broker recommender; do
     log "building localhost/kafka-rs/$image (BUILD=prebuilt, offline)"
+    name="localhost/kafka-rs/$image:latest"
+    old="$("${podman[@]}" image inspect --format '{{.Id}}' "$name" 2>/dev/null || true)"
     "${podman[@]}" build --quiet --format docker --pull=never -f docker/Dockerfile \
         --target "$image" --build-arg BUILD=prebuilt --build-arg "RUNTIME_IMAGE=$base" \
-        -t "localhost/kafka-rs/$image:latest" . >/dev/null
+        -t "$name" . >/dev/null
+    # The previous build of this image, now untagged, is not kept around.
+    new="$("${podman[@]}" image inspect --format '{{.Id}}' "$name")"
+    if [ -n "$old" ] && [ "$old" != "$new" ]; then
+        "${podman[@]}" rmi "$old" >/dev/null 2>&1 || true
+    fi
 done
 rm -rf docker/prebuilt
 
