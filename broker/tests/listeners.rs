@@ -74,6 +74,25 @@ async fn each_listener_advertises_its_own_address() {
         ("localhost".into(), port, "localhost".into(), port)
     );
 
+    // DescribeConfigs reports both listeners as configured, not just the first.
+    let mut s = TcpStream::connect(external).await.unwrap();
+    let resource = describe_configs_request::DescribeConfigsResource::default()
+        .with_resource_type(4) // BROKER
+        .with_resource_name(StrBytes::from_static_str("1"))
+        .with_configuration_keys(Some(vec![StrBytes::from_static_str("listeners")]));
+    let configs: DescribeConfigsResponse = wire::call(
+        &mut s,
+        ApiKey::DescribeConfigs,
+        4,
+        &DescribeConfigsRequest::default().with_resources(vec![resource]),
+    )
+    .await;
+    let value = configs.results[0].configs[0]
+        .value
+        .as_ref()
+        .map(|v| v.to_string());
+    assert_eq!(value.as_deref(), Some(pairs[0].1));
+
     stop.send(()).unwrap();
     running.await.unwrap().unwrap();
 }
