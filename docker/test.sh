@@ -40,6 +40,7 @@ install_packages
 # Settings under which podman runs in this sandbox (no systemd, no cgroup delegation, no ulimit
 # changes); they apply to this script's podman calls only.
 work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
 cat >"$work/containers.conf" <<'EOF'
 [containers]
 default_ulimits = []
@@ -50,7 +51,6 @@ EOF
 export CONTAINERS_CONF="$work/containers.conf"
 # (sudo resets the environment: CONTAINERS_CONF is passed through env.)
 podman=($sudo env "CONTAINERS_CONF=$CONTAINERS_CONF" podman)
-compose=($sudo env "CONTAINERS_CONF=$CONTAINERS_CONF" podman-compose)
 
 # --- the base image: Debian bookworm minbase, made once and cached ---------------------------------
 base=localhost/debian:bookworm-slim
@@ -107,9 +107,10 @@ rm -rf docker/prebuilt
 
 # --- the stack ----------------------------------------------------------------------------------
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-export BROKER_PORT HTTP_PORT
 BROKER_PORT="$(free_port)"
 HTTP_PORT="$(free_port)"
+compose=($sudo env "CONTAINERS_CONF=$CONTAINERS_CONF" "BROKER_PORT=$BROKER_PORT"
+    "HTTP_PORT=$HTTP_PORT" podman-compose)
 project="kafkarsdockertest$$"
 up() { "${compose[@]}" -p "$project" -f docker/compose.yaml up -d --no-build >"$work/up.log" 2>&1 || {
     cat "$work/up.log"
