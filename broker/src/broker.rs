@@ -73,12 +73,17 @@ impl Broker {
     }
 
     /// The host and port clients are told to connect to (Metadata, FindCoordinator,
-    /// DescribeCluster): `advertised.listeners`, else the listener.
-    pub fn advertised(&self) -> &HostPort {
-        self.config
-            .advertised_listener
-            .as_ref()
-            .unwrap_or(&self.config.listener)
+    /// DescribeCluster): those of the listener the current connection arrived on (see
+    /// [`on_listener`]), else `advertised.listeners` of the first listener, else the listener.
+    pub fn advertised(&self) -> HostPort {
+        LISTENER_ADVERTISED
+            .try_with(HostPort::clone)
+            .unwrap_or_else(|_| {
+                self.config
+                    .advertised_listener
+                    .clone()
+                    .unwrap_or_else(|| self.config.listener.clone())
+            })
     }
 
     /// Tells long-polling fetches that new data may be readable.
@@ -86,6 +91,20 @@ impl Broker {
         self.data_appended
             .send_modify(|generation| *generation = generation.wrapping_add(1));
     }
+}
+
+tokio::task_local! {
+    /// The advertised address of the listener a connection task serves, when it is not the
+    /// first listener. A task-local rather than a parameter so that the handlers, which only
+    /// see `&Broker`, answer per listener without every handler signature carrying it; a
+    /// connection's requests are all handled inside its own task.
+    static LISTENER_ADVERTISED: HostPort;
+}
+
+/// Runs `connection` (a connection task's future) as arriving on a listener advertised as
+/// `advertised` (Kafka's per-listener `advertised.listeners`).
+pub async fn on_listener<F: std::future::Future>(advertised: HostPort, connection: F) -> F::Output {
+    LISTENER_ADVERTISED.scope(advertised, connection).await
 }
 
 /// Loads the persisted dynamic broker configs and, when any are set, makes them the partition

@@ -14,7 +14,9 @@ use crate::group::GroupConfig;
 use crate::storage::cleaner::CleanerConfig;
 use crate::storage::{LogConfig, LogManagerConfig, TimestampType};
 
+mod listeners;
 mod properties;
+pub use listeners::NamedListener;
 pub use properties::{parse_override, parse_properties};
 
 /// Why the configuration could not be loaded.
@@ -54,7 +56,6 @@ const IGNORED_KEYS: &[&str] = &[
     "controller.quorum.bootstrap.servers",
     "controller.listener.names",
     "inter.broker.listener.name",
-    "listener.security.protocol.map",
     "num.network.threads",
     "num.io.threads",
     "socket.send.buffer.bytes",
@@ -91,6 +92,9 @@ pub struct BrokerConfig {
     pub listener: HostPort,
     /// `advertised.listeners`: what Metadata tells clients; `None` = the bound listener address.
     pub advertised_listener: Option<HostPort>,
+    /// The plaintext `listeners` after the first (`listener` above), each with its own advertised
+    /// address (see `config::listeners`). Empty by default.
+    pub extra_listeners: Vec<NamedListener>,
     /// `log.dirs` (or `log.dir`), default `./data`.
     pub log_dirs: Vec<PathBuf>,
     /// `num.partitions` (default 1): partitions of an auto-created topic.
@@ -160,6 +164,7 @@ impl Default for BrokerConfig {
                 port: 9092,
             },
             advertised_listener: None,
+            extra_listeners: Vec::new(),
             log_dirs: vec![PathBuf::from("./data")],
             num_partitions: 1,
             auto_create_topics_enable: true,
@@ -221,6 +226,14 @@ impl BrokerConfig {
         for (key, value) in &map {
             config.apply(key, value, &map)?;
         }
+        if let Some(named) = listeners::resolve(&map)? {
+            let mut named = named.into_iter();
+            if let Some(primary) = named.next() {
+                config.listener = primary.bind;
+                config.advertised_listener = primary.advertised;
+            }
+            config.extra_listeners = named.collect();
+        }
         if !map.contains_key("log.flush.interval.ms") {
             // Kafka: an unset flush.ms falls back to the scheduler interval.
             config.log_flush_interval_ms = config.log_flush_scheduler_interval_ms;
@@ -238,8 +251,8 @@ impl BrokerConfig {
     ) -> Result<(), ConfigError> {
         match key {
             "node.id" | "broker.id" => self.node_id = number(key, value, 0, i32::MAX)?,
-            "listeners" => self.listener = parse_listeners(key, value)?,
-            "advertised.listeners" => self.advertised_listener = Some(parse_listeners(key, value)?),
+            // Resolved together, after every key is known (`listeners::resolve`).
+            "listeners" | "advertised.listeners" | "listener.security.protocol.map" => {}
             "log.dirs" => self.log_dirs = parse_dirs(key, value)?,
             "log.dir" if !all.contains_key("log.dirs") => self.log_dirs = parse_dirs(key, value)?,
             "log.dir" => {}
@@ -496,26 +509,6 @@ fn parse_dirs(key: &str, value: &str) -> Result<Vec<PathBuf>, ConfigError> {
         return Err(invalid(key, value, "no directory given"));
     }
     Ok(dirs)
-}
-
-/// Picks the `PLAINTEXT://host:port` entry of a listener list. Other listeners (a KRaft
-/// `CONTROLLER://`, say) are skipped with a warning: this broker only speaks plaintext.
-fn parse_listeners(key: &str, value: &str) -> Result<HostPort, ConfigError> {
-    let mut found = None;
-    for entry in value.split(',').map(str::trim).filter(|e| !e.is_empty()) {
-        let (name, address) = entry
-            .split_once("://")
-            .ok_or_else(|| invalid(key, value, format!("'{entry}' is not NAME://host:port")))?;
-        if !name.eq_ignore_ascii_case("PLAINTEXT") {
-            tracing::warn!(key, listener = entry, "ignoring a non-PLAINTEXT listener");
-            continue;
-        }
-        if found.is_some() {
-            return Err(invalid(key, value, "more than one PLAINTEXT listener"));
-        }
-        found = Some(parse_host_port(key, value, address)?);
-    }
-    found.ok_or_else(|| invalid(key, value, "no PLAINTEXT://host:port listener"))
 }
 
 fn parse_host_port(key: &str, value: &str, address: &str) -> Result<HostPort, ConfigError> {

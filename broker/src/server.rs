@@ -65,8 +65,10 @@ pub enum ServerError {
 /// [`Broker`].
 #[derive(Debug)]
 pub struct Server {
-    /// The bound listener.
+    /// The bound listener (the first of `listeners`).
     listener: TcpListener,
+    /// The other plaintext listeners, each with its bound and advertised addresses.
+    extra_listeners: Vec<(TcpListener, SocketAddr, HostPort)>,
     /// The address actually bound (port 0 resolved).
     local_addr: SocketAddr,
     /// State shared with every connection.
@@ -110,8 +112,20 @@ impl Server {
         })?;
         config.advertised_listener =
             Some(advertised(config.advertised_listener.take(), local_addr));
+        let mut extra_listeners = Vec::with_capacity(config.extra_listeners.len());
+        for named in &config.extra_listeners {
+            let extra = bind_listener(&named.bind).await?;
+            let bound = extra.local_addr().map_err(|source| ServerError::Bind {
+                address: format!("{}:{}", named.bind.host, named.bind.port),
+                source,
+            })?;
+            let told = advertised(named.advertised.clone(), bound);
+            tracing::info!(listener = %named.name, %bound, advertised = %format!("{}:{}", told.host, told.port), "listening");
+            extra_listeners.push((extra, bound, told));
+        }
         Ok(Server {
             listener,
+            extra_listeners,
             local_addr,
             broker: Arc::new(Broker::with_group_log(
                 config,
@@ -125,6 +139,11 @@ impl Server {
     /// The address the listener is bound to.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The addresses the listeners after the first are bound to, in `listeners` order.
+    pub fn extra_local_addrs(&self) -> Vec<SocketAddr> {
+        self.extra_listeners.iter().map(|(_, a, _)| *a).collect()
     }
 
     /// The shared broker state.
@@ -152,13 +171,33 @@ impl Server {
             now_ms,
         );
         let Server {
-            listener, broker, ..
+            listener,
+            extra_listeners,
+            broker,
+            ..
         } = self;
+        // One connection limit shared by every listener, as Kafka's `max.connections`.
+        let limit = Arc::new(Semaphore::new(broker.config.max_connections));
+        let extra_loops: Vec<_> = extra_listeners
+            .into_iter()
+            .map(|(extra, _, told)| {
+                let (broker, limit) = (Arc::clone(&broker), Arc::clone(&limit));
+                let (notify, done) = (notify_shutdown.clone(), done_tx.clone());
+                tokio::spawn(async move {
+                    accept_loop(&extra, &broker, &limit, Some(told), &notify, &done).await;
+                })
+            })
+            .collect();
         tokio::select! {
-            () = accept_loop(&listener, &broker, &notify_shutdown, &done_tx) => {}
+            () = accept_loop(&listener, &broker, &limit, None, &notify_shutdown, &done_tx) => {}
             () = shutdown => tracing::info!("shutting down"),
         }
         drop(listener);
+        for extra in extra_loops {
+            // Dropping the loop closes its listener and its `done_tx` clone.
+            extra.abort();
+            let _ = extra.await;
+        }
         // Tell every task to stop, then wait for each one's `done_tx` clone to be dropped.
         let _ = notify_shutdown.send(());
         drop(done_tx);
@@ -224,25 +263,32 @@ fn advertised(configured: Option<HostPort>, bound: SocketAddr) -> HostPort {
     }
 }
 
-/// Accepts connections forever, one task each, while fewer than `max.connections` are open.
+/// Accepts connections forever, one task each, while fewer than `max.connections` (`limit`)
+/// are open. Connections of a listener other than the first carry its `advertised` address.
 async fn accept_loop(
     listener: &TcpListener,
     broker: &Arc<Broker>,
+    limit: &Arc<Semaphore>,
+    advertised: Option<HostPort>,
     notify_shutdown: &broadcast::Sender<()>,
     done_tx: &mpsc::Sender<()>,
 ) {
-    let limit = Arc::new(Semaphore::new(broker.config.max_connections));
     loop {
         // Waiting for a permit before accepting leaves excess clients in the listen backlog.
-        let Ok(permit) = Arc::clone(&limit).acquire_owned().await else {
+        let Ok(permit) = Arc::clone(limit).acquire_owned().await else {
             return; // The semaphore is never closed.
         };
         let (stream, peer) = accept(listener).await;
         let broker = Arc::clone(broker);
         let shutdown = Shutdown::new(notify_shutdown.subscribe());
         let done = done_tx.clone();
+        let advertised = advertised.clone();
         tokio::spawn(async move {
-            connection::serve(stream, peer, broker, shutdown).await;
+            let serve = connection::serve(stream, peer, broker, shutdown);
+            match advertised {
+                Some(told) => crate::broker::on_listener(told, serve).await,
+                None => serve.await,
+            }
             drop(permit);
             drop(done);
         });

@@ -34,7 +34,13 @@ pub(super) const BROKER_ENTRIES: &[BrokerEntry] = &[
         set_by: &["advertised.listeners"],
         default: None,
         ty: STRING,
-        value: |c| c.advertised_listener.as_ref().map(listener_text),
+        // As configured when set: with named listeners there is more than one entry.
+        value: |c| {
+            c.explicit
+                .get("advertised.listeners")
+                .cloned()
+                .or_else(|| c.advertised_listener.as_ref().map(listener_text))
+        },
         doc: "the address given to clients",
     },
     BrokerEntry {
@@ -90,7 +96,12 @@ pub(super) const BROKER_ENTRIES: &[BrokerEntry] = &[
         set_by: &["listeners"],
         default: Some("PLAINTEXT://:9092"),
         ty: STRING,
-        value: |c| Some(listener_text(&c.listener)),
+        value: |c| {
+            c.explicit
+                .get("listeners")
+                .cloned()
+                .or_else(|| Some(listener_text(&c.listener)))
+        },
         doc: "the address the broker listens on",
     },
     BrokerEntry {
