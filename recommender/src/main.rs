@@ -67,9 +67,10 @@ enum Command {
         /// Use a simulated clock from this time (ms since the epoch) instead of the wall clock.
         #[arg(long)]
         start_ms: Option<i64>,
-        /// Fetch served rows from this `serve` and click them.
+        /// Fetch served rows from this `serve` (host:port, e.g. `serve:8080` in a compose
+        /// network) and click them.
         #[arg(long)]
-        serve: Option<SocketAddr>,
+        serve: Option<String>,
     },
     /// Runs one stream processor (start several with the same group to scale out).
     Process {

@@ -105,7 +105,7 @@ pub async fn run(cfg: UpConfig, stop: watch::Receiver<bool>) -> Result<(), EdgeE
             rate: cfg.rate,
             limit: None,
             start_ms: None,
-            serve: Some(cfg.http),
+            serve: Some(cfg.http.to_string()),
         },
         stop.clone(),
     ));

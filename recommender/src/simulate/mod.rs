@@ -36,8 +36,8 @@ pub struct SimulateConfig {
     /// `Some(t)`: a simulated clock from `t` (20 s per action, fully reproducible);
     /// `None`: wall-clock timestamps.
     pub start_ms: Option<i64>,
-    /// Where `serve` listens, to fetch served rows and click them.
-    pub serve: Option<SocketAddr>,
+    /// Where `serve` listens (host:port), to fetch served rows and click them.
+    pub serve: Option<String>,
 }
 
 /// Writes the catalogue to `title-metadata` and waits for the acknowledgements.
@@ -90,7 +90,7 @@ pub async fn run(cfg: SimulateConfig, mut stop: watch::Receiver<bool>) -> Result
         budget = (budget + cfg.rate / 100.0).min(cfg.rate.max(1.0));
         while budget >= 1.0 && cfg.limit.is_none_or(|l| produced < l) {
             steps += 1;
-            if let (Some(addr), 0) = (cfg.serve, steps % 25) {
+            if let (Some(addr), 0) = (cfg.serve.as_deref(), steps % 25) {
                 offer_served_rows(&mut sim, addr).await;
             }
             let step = match cfg.start_ms {
@@ -110,8 +110,12 @@ pub async fn run(cfg: SimulateConfig, mut stop: watch::Receiver<bool>) -> Result
 }
 
 /// Fetches one random user's rows from `serve` and offers them to the simulator; a failure
-/// (serve not up yet) only skips this round.
-async fn offer_served_rows(sim: &mut Simulator, addr: SocketAddr) {
+/// (serve not up yet, its name not resolvable yet) only skips this round. The name is resolved
+/// each round because in a container network `serve` may start after the simulator.
+async fn offer_served_rows(sim: &mut Simulator, serve: &str) {
+    let Some(addr) = resolve(serve).await else {
+        return;
+    };
     let user = sim.pick_user();
     let Ok((200, body)) = http::get(addr, &format!("/users/{user}/rows")).await else {
         return;
@@ -136,6 +140,10 @@ async fn offer_served_rows(sim: &mut Simulator, addr: SocketAddr) {
         })
         .unwrap_or_default();
     sim.offer(user, rows);
+}
+
+async fn resolve(host_port: &str) -> Option<SocketAddr> {
+    tokio::net::lookup_host(host_port).await.ok()?.next()
 }
 
 /// Milliseconds since the Unix epoch now.
