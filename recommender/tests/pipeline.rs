@@ -138,6 +138,36 @@ async fn wait_for_features(
     .await
 }
 
+/// Starts a `serve` on a free port; returns its address, state and task.
+async fn start_serve(
+    bootstrap: &str,
+    stop: &watch::Receiver<bool>,
+) -> (
+    SocketAddr,
+    Arc<ServeState>,
+    tokio::task::JoinHandle<Result<(), recommender::error::EdgeError>>,
+) {
+    let server = Bound::bind(ServeConfig {
+        bootstrap: bootstrap.to_string(),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        progress: false,
+    })
+    .await
+    .unwrap();
+    let addr = server.local_addr().unwrap();
+    let state = server.state.clone();
+    (addr, state, tokio::spawn(server.run(stop.clone())))
+}
+
+/// Waits until `state` has folded `events` activity events.
+async fn wait_folded(what: &str, state: &ServeState, events: u64) {
+    wait_for(what, Duration::from_secs(90), || {
+        let n = state.events.load(Ordering::Relaxed);
+        async move { (n >= events).then_some(()) }
+    })
+    .await;
+}
+
 /// Share of sci-fi titles in the user's "Top Picks for You" (0 without the row).
 async fn sci_fi_share(addr: SocketAddr, user: UserId) -> (f64, serde_json::Value) {
     let (status, body) = http::get(addr, &format!("/users/{user}/rows"))
@@ -195,25 +225,8 @@ async fn sci_fi_binge_rises_in_top_picks_and_malformed_events_are_skipped() {
         stop.clone(),
         counters.clone(),
     ));
-    let server = Bound::bind(ServeConfig {
-        bootstrap: b.bootstrap.clone(),
-        listen: "127.0.0.1:0".parse().unwrap(),
-        progress: false,
-    })
-    .await
-    .unwrap();
-    let addr = server.local_addr().unwrap();
-    let state = server.state.clone();
-    let serve = tokio::spawn(server.run(stop.clone()));
-    wait_for(
-        "serve to fold the simulated history",
-        Duration::from_secs(60),
-        || {
-            let n = state.events.load(Ordering::Relaxed);
-            async move { (n >= events).then_some(()) }
-        },
-    )
-    .await;
+    let (addr, state, serve) = start_serve(&b.bootstrap, &stop).await;
+    wait_folded("serve to fold the simulated history", &state, events).await;
     assert_eq!(state.malformed.load(Ordering::Relaxed), 3);
 
     // A new user who has watched comedies only.
@@ -527,36 +540,6 @@ async fn a_processor_joining_mid_stream_takes_partitions_without_losing_or_doubl
     task_a.await.unwrap().unwrap();
     task_b.await.unwrap().unwrap();
     b.stop().await;
-}
-
-/// Starts a `serve` on a free port; returns its address, state and task.
-async fn start_serve(
-    bootstrap: &str,
-    stop: &watch::Receiver<bool>,
-) -> (
-    SocketAddr,
-    Arc<ServeState>,
-    tokio::task::JoinHandle<Result<(), recommender::error::EdgeError>>,
-) {
-    let server = Bound::bind(ServeConfig {
-        bootstrap: bootstrap.to_string(),
-        listen: "127.0.0.1:0".parse().unwrap(),
-        progress: false,
-    })
-    .await
-    .unwrap();
-    let addr = server.local_addr().unwrap();
-    let state = server.state.clone();
-    (addr, state, tokio::spawn(server.run(stop.clone())))
-}
-
-/// Waits until `state` has folded `events` activity events.
-async fn wait_folded(what: &str, state: &ServeState, events: u64) {
-    wait_for(what, Duration::from_secs(90), || {
-        let n = state.events.load(Ordering::Relaxed);
-        async move { (n >= events).then_some(()) }
-    })
-    .await;
 }
 
 /// Each user's events must reach `serve` in the same order live and in the replay, so the
