@@ -14,6 +14,16 @@ struct Row {
 }
 
 impl Row {
+    fn sub(&mut self, j: u32, w: u64) {
+        if let Ok(p) = self.nbrs.binary_search(&j) {
+            self.weights[p] = self.weights[p].saturating_sub(w);
+            if self.weights[p] == 0 {
+                self.nbrs.remove(p);
+                self.weights.remove(p);
+            }
+        }
+    }
+
     fn add(&mut self, j: u32, w: u64) {
         match self.nbrs.binary_search(&j) {
             // Saturating: wrapping would be worse, and no real stream comes near 2^64.
@@ -36,9 +46,10 @@ pub struct CoCounts {
 }
 
 impl CoCounts {
-    /// Adds `w` to the pair (i, j) in both directions; `i == j` is ignored.
+    /// Adds `w` to the pair (i, j) in both directions; `i == j` and `w == 0` are ignored (a
+    /// pair is listed only while its weight is positive).
     pub fn add(&mut self, i: u32, j: u32, w: u64) {
-        if i == j {
+        if i == j || w == 0 {
             return;
         }
         let need = i.max(j) as usize + 1;
@@ -47,6 +58,16 @@ impl CoCounts {
         }
         self.rows[i as usize].add(j, w);
         self.rows[j as usize].add(i, w);
+    }
+
+    /// Takes back `w` added to the pair (i, j) earlier; a pair whose weight reaches 0 is
+    /// removed, as if never added.
+    pub fn sub(&mut self, i: u32, j: u32, w: u64) {
+        for (a, b) in [(i, j), (j, i)] {
+            if let Some(r) = self.rows.get_mut(a as usize) {
+                r.sub(b, w);
+            }
+        }
     }
 
     /// The neighbours of `i` and their weights, neighbours ascending.
@@ -79,5 +100,12 @@ mod tests {
         assert_eq!(c.row(1), (&[0u32, 3][..], &[4u64, 3][..]));
         assert_eq!(c.get(2, 2), 0);
         assert_eq!(c.row(7).0.len(), 0);
+        c.sub(1, 3, 1);
+        assert_eq!(c.get(3, 1), 2);
+        c.sub(3, 1, 2);
+        assert_eq!(c.row(1), (&[0u32][..], &[4u64][..]));
+        assert_eq!(c.row(3).0.len(), 0);
+        c.add(5, 6, 0);
+        assert_eq!(c.row(5).0.len(), 0);
     }
 }

@@ -79,6 +79,34 @@ impl DecayedPop {
         self.cells.get(dense as usize).map_or(&[], Vec::as_slice)
     }
 
+    /// The cell of an interaction at `t` and its fixed-point weight there.
+    fn weight(&self, t: i64) -> (i64, u128) {
+        let k = t.div_euclid(self.cell_ms());
+        let w = self.growth(k.saturating_mul(self.cell_ms()), t) * f64::from(FRACTION_BITS).exp2();
+        // In [2^40, 2^56]: the float-to-int cast cannot saturate.
+        (k, w.round() as u128)
+    }
+
+    /// Takes back everything `user`'s interactions added (to fold them again); a cell whose
+    /// sum reaches 0 is removed, as if never added. The clock stays where it is.
+    pub fn forget(&mut self, user: UserId) {
+        let Some(h) = self.hist.remove(user) else {
+            return;
+        };
+        for (&d, &t) in h.items.iter().zip(&h.times) {
+            let (k, w) = self.weight(t);
+            let Some(item) = self.cells.get_mut(d as usize) else {
+                continue;
+            };
+            if let Ok(p) = item.binary_search_by_key(&k, |c| c.0) {
+                item[p].1 = item[p].1.saturating_sub(w);
+                if item[p].1 == 0 {
+                    item.remove(p);
+                }
+            }
+        }
+    }
+
     /// The latest event time learned.
     pub fn now_ms(&self) -> i64 {
         self.now_ms
@@ -99,10 +127,7 @@ impl Model for DecayedPop {
             return;
         };
         self.now_ms = self.now_ms.max(t);
-        let k = t.div_euclid(self.cell_ms());
-        let w = self.growth(k.saturating_mul(self.cell_ms()), t) * f64::from(FRACTION_BITS).exp2();
-        // In [2^40, 2^56]: the float-to-int cast cannot saturate.
-        let w = w.round() as u128;
+        let (k, w) = self.weight(t);
         if self.cells.len() <= d as usize {
             self.cells.resize_with(d as usize + 1, Vec::new);
         }

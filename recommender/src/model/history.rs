@@ -99,6 +99,11 @@ impl Histories {
         self.users.get(&user)
     }
 
+    /// Removes a user's history (to fold the user's events again), returning it.
+    pub fn remove(&mut self, user: UserId) -> Option<UserHistory> {
+        self.users.remove(&user)
+    }
+
     /// Every user's history, users ascending (an order that does not depend on the stream's).
     pub fn by_user(&self) -> Vec<(UserId, &UserHistory)> {
         let mut all: Vec<_> = self.users.iter().map(|(u, h)| (*u, h)).collect();

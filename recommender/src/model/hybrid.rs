@@ -17,7 +17,8 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 use super::{
-    interaction, CoCounts, DecayedPop, Histories, HybridSnapshot, ItemIndex, Model, Scored,
+    interaction, CoCounts, DecayedPop, Histories, HybridSnapshot, ItemIndex, Model, Placed, Scored,
+    UserLogs,
 };
 use crate::catalogue::Catalogue;
 use crate::event::{Event, TitleId, UserId};
@@ -89,6 +90,8 @@ pub struct Hybrid {
     pop: DecayedPop,
     /// Per-user real-time signals.
     signals: SignalStore,
+    /// Every user's events in canonical order, to fold a user again when one arrives late.
+    logs: UserLogs,
     /// Latest event time learned: the model's clock.
     now_ms: i64,
 }
@@ -105,6 +108,7 @@ impl Hybrid {
             counts: Vec::new(),
             item_genres: Vec::new(),
             signals: SignalStore::new(signal_cfg),
+            logs: UserLogs::default(),
             now_ms: 0,
         }
     }
@@ -196,6 +200,56 @@ impl Hybrid {
         self.best(&out, k)
     }
 
+    /// Folds one event in, its user's events before it already folded in.
+    fn apply(&mut self, ev: &Event) {
+        self.now_ms = self.now_ms.max(ev.timestamp_ms);
+        self.signals.update(ev, &self.catalogue);
+        self.pop.learn(ev);
+        let Some((user, title)) = interaction(ev) else {
+            return;
+        };
+        let Some((d, h)) = self.hist.record(user, title, ev.timestamp_ms) else {
+            return;
+        };
+        let prior = &h.items[..h.items.len() - 1];
+        let mut w = 1.0f32;
+        for &j in prior.iter().rev().take(self.cfg.window) {
+            self.co.add(d, j, pair_units(w));
+            w *= self.cfg.window_decay;
+        }
+        if self.counts.len() <= d as usize {
+            self.counts.resize(d as usize + 1, 0);
+            let genres = self.catalogue.genres_of(title).to_vec();
+            self.item_genres.resize(d as usize + 1, Vec::new());
+            self.item_genres[d as usize] = genres;
+        }
+        self.counts[d as usize] = self.counts[d as usize].saturating_add(1);
+    }
+
+    /// Takes back everything `user`'s events contributed, then folds them again in canonical
+    /// order. Sums are integers, so taking back is exact.
+    fn refold(&mut self, user: UserId) {
+        self.signals.restore(user, UserSignals::default());
+        self.pop.forget(user);
+        if let Some(h) = self.hist.remove(user) {
+            for (p, &d) in h.items.iter().enumerate() {
+                let mut w = 1.0f32;
+                for &j in h.items[..p].iter().rev().take(self.cfg.window) {
+                    self.co.sub(d, j, pair_units(w));
+                    w *= self.cfg.window_decay;
+                }
+                if let Some(c) = self.counts.get_mut(d as usize) {
+                    *c = c.saturating_sub(1);
+                }
+            }
+        }
+        let events = self.logs.take(user);
+        for e in &events {
+            self.apply(e);
+        }
+        self.logs.put(user, events);
+    }
+
     fn cooc_part(&self, user: UserId, out: &mut [f32]) {
         let Some(h) = self.hist.user(user) else {
             return;
@@ -259,29 +313,14 @@ impl Model for Hybrid {
         "Hybrid"
     }
 
+    /// Folds `ev` in; an event that belongs before some of its user's events already folded
+    /// in (another topic read in another order) makes the user's events fold again in
+    /// canonical order.
     fn learn(&mut self, ev: &Event) {
-        self.now_ms = self.now_ms.max(ev.timestamp_ms);
-        self.signals.update(ev, &self.catalogue);
-        self.pop.learn(ev);
-        let Some((user, title)) = interaction(ev) else {
-            return;
-        };
-        let Some((d, h)) = self.hist.record(user, title, ev.timestamp_ms) else {
-            return;
-        };
-        let prior = &h.items[..h.items.len() - 1];
-        let mut w = 1.0f32;
-        for &j in prior.iter().rev().take(self.cfg.window) {
-            self.co.add(d, j, pair_units(w));
-            w *= self.cfg.window_decay;
+        match self.logs.insert(ev) {
+            Placed::Last => self.apply(ev),
+            Placed::Earlier => self.refold(ev.user_id),
         }
-        if self.counts.len() <= d as usize {
-            self.counts.resize(d as usize + 1, 0);
-            let genres = self.catalogue.genres_of(title).to_vec();
-            self.item_genres.resize(d as usize + 1, Vec::new());
-            self.item_genres[d as usize] = genres;
-        }
-        self.counts[d as usize] = self.counts[d as usize].saturating_add(1);
     }
 
     fn items(&self) -> &ItemIndex {

@@ -15,6 +15,7 @@ mod hybrid;
 mod item_knn;
 mod most_pop;
 mod snapshot;
+mod user_log;
 
 pub use cooc::CoCounts;
 pub use decayed_pop::DecayedPop;
@@ -23,6 +24,7 @@ pub use hybrid::{Hybrid, HybridConfig};
 pub use item_knn::ItemKnn;
 pub use most_pop::MostPop;
 pub use snapshot::{HybridSnapshot, ItemState, UserState};
+pub use user_log::{Placed, UserLogs};
 
 use crate::event::{Event, EventKind, TitleId, UserId};
 

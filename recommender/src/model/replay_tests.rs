@@ -1,5 +1,6 @@
-//! Replay equals live: the same events in different cross-user interleavings (each user's in
-//! the same order, as Kafka keeps them within a partition) give the same `Hybrid`.
+//! Replay equals live: the same events in different interleavings give the same `Hybrid`, as
+//! long as each user's events of one topic keep their order (Kafka keeps them in one
+//! partition); users, partitions and topics interleave freely.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use crate::signals::SignalConfig;
 use crate::simulate::catalogue_gen;
 use crate::simulate::rng::Rng;
 use crate::simulate::users::Simulator;
+use crate::topics;
 
 const PARTITIONS: u64 = 4;
 
@@ -23,22 +25,37 @@ fn stream() -> (Arc<Catalogue>, Vec<Event>) {
     (Arc::new(cat), events)
 }
 
-/// The stream split into partitions by user (as the producer keys it), read partition after
-/// partition in `order`: what a replay from offset 0 may see.
-fn by_partition(events: &[Event], order: &[u64]) -> Vec<Event> {
-    order
+/// The partition an event is in: (topic, partition by user, as the producer keys it).
+fn partition_of(e: &Event) -> (&'static str, u64) {
+    (topics::topic_for(&e.kind), e.user_id % PARTITIONS)
+}
+
+/// The stream read partition after partition, partitions in `order` (by partition number, then
+/// topic), or topic after topic when `topic_major`: what a replay from offset 0 may see.
+fn by_partition(events: &[Event], order: &[u64], topic_major: bool) -> Vec<Event> {
+    let mut parts: Vec<(&str, u64)> = Vec::new();
+    for p in order {
+        for t in topics::ACTIVITY_TOPICS.iter().rev() {
+            parts.push((t, *p));
+        }
+    }
+    if topic_major {
+        parts.sort_by_key(|(t, _)| std::cmp::Reverse(*t));
+    }
+    parts
         .iter()
-        .flat_map(|p| events.iter().filter(move |e| e.user_id % PARTITIONS == *p))
+        .flat_map(|p| events.iter().filter(move |e| partition_of(e) == *p))
         .cloned()
         .collect()
 }
 
-/// The stream re-interleaved at random across users, each user's events kept in order.
-fn shuffled(events: &[Event], seed: u64) -> Vec<Event> {
-    let users: BTreeSet<UserId> = events.iter().map(|e| e.user_id).collect();
-    let mut queues: Vec<std::collections::VecDeque<&Event>> = users
+/// The stream re-interleaved at random, each user's events of each topic kept in order (`by`
+/// names the sequences kept).
+fn shuffled<K: Ord>(events: &[Event], seed: u64, by: impl Fn(&Event) -> K) -> Vec<Event> {
+    let keys: BTreeSet<K> = events.iter().map(&by).collect();
+    let mut queues: Vec<std::collections::VecDeque<&Event>> = keys
         .iter()
-        .map(|u| events.iter().filter(|e| e.user_id == *u).collect())
+        .map(|k| events.iter().filter(|e| by(e) == *k).collect())
         .collect();
     let mut rng = Rng::new(seed);
     let mut out = Vec::with_capacity(events.len());
@@ -76,9 +93,10 @@ fn interleavings_give_byte_identical_state_and_identical_rows() {
     let bytes = serde_json::to_vec(&reference.snapshot()).unwrap();
     let rows_cfg = RowConfig::default();
     let replays = [
-        by_partition(&live, &[0, 1, 2, 3]),
-        by_partition(&live, &[3, 1, 0, 2]),
-        shuffled(&live, 5),
+        by_partition(&live, &[0, 1, 2, 3], false),
+        by_partition(&live, &[3, 1, 0, 2], true),
+        shuffled(&live, 5, |e| e.user_id),
+        shuffled(&live, 6, |e| (e.user_id, topics::topic_for(&e.kind))),
     ];
     for replay in &replays {
         let m = learn(&cat, replay);
