@@ -8,9 +8,11 @@
 //! comparable across users and over time.
 //!
 //! Replay equals live: every cross-user aggregate is an exact sum (integer counts, fixed-point
-//! pair weights, [`DecayedPop`]'s fixed time grid) and rankings break ties by title id, so the
-//! model depends on each user's events in order and not on how users interleave across
-//! partitions. [`Hybrid::snapshot`] is the canonical state that proves it.
+//! pair weights, [`DecayedPop`]'s fixed time grid), each user's events are folded in one
+//! canonical order (see [`UserLogs`]; a user is folded again when an event of another topic
+//! arrives late), and rankings break ties by title id. The model is therefore a function of
+//! the events, whatever the interleaving of users, partitions and topics, as long as each
+//! user's events of one topic keep their order. [`Hybrid::snapshot`] is the canonical state.
 
 use std::sync::Arc;
 
@@ -212,10 +214,8 @@ impl Hybrid {
             return;
         };
         let prior = &h.items[..h.items.len() - 1];
-        let mut w = 1.0f32;
-        for &j in prior.iter().rev().take(self.cfg.window) {
-            self.co.add(d, j, pair_units(w));
-            w *= self.cfg.window_decay;
+        for (j, w) in window_pairs(prior, self.cfg.window, self.cfg.window_decay) {
+            self.co.add(d, j, w);
         }
         if self.counts.len() <= d as usize {
             self.counts.resize(d as usize + 1, 0);
@@ -233,10 +233,8 @@ impl Hybrid {
         self.pop.forget(user);
         if let Some(h) = self.hist.remove(user) {
             for (p, &d) in h.items.iter().enumerate() {
-                let mut w = 1.0f32;
-                for &j in h.items[..p].iter().rev().take(self.cfg.window) {
-                    self.co.sub(d, j, pair_units(w));
-                    w *= self.cfg.window_decay;
+                for (j, w) in window_pairs(&h.items[..p], self.cfg.window, self.cfg.window_decay) {
+                    self.co.sub(d, j, w);
                 }
                 if let Some(c) = self.counts.get_mut(d as usize) {
                     *c = c.saturating_sub(1);
@@ -294,6 +292,16 @@ const PAIR_ONE: f64 = 16_777_216.0;
 fn pair_units(w: f32) -> u64 {
     // Saturating float-to-int cast: negative and NaN give 0, huge gives u64::MAX.
     (f64::from(w) * PAIR_ONE).round() as u64
+}
+
+/// The items a new item pairs with (the last `window` of `prior`, latest first) and the pair
+/// weights in fixed point, `decay` times smaller per step back.
+fn window_pairs(prior: &[u32], window: usize, decay: f32) -> impl Iterator<Item = (u32, u64)> + '_ {
+    prior.iter().rev().take(window).scan(1.0f32, move |w, &j| {
+        let units = pair_units(*w);
+        *w *= decay;
+        Some((j, units))
+    })
 }
 
 /// Adds `w * part / max(part)` into `acc` (nothing if the part is all zero).
