@@ -440,7 +440,7 @@ fn normalise_query(q: &str) -> String {
 pub struct SignalStore {
     /// Tunables.
     pub config: SignalConfig,
-    /// Per-user state; a HashMap used only for lookups, never iterated.
+    /// Per-user state; a HashMap iterated only into user order (see [`SignalStore::by_user`]).
     users: HashMap<UserId, UserSignals>,
 }
 
@@ -465,6 +465,13 @@ impl SignalStore {
     /// One user's signals, if any event of theirs was seen.
     pub fn user(&self, user: UserId) -> Option<&UserSignals> {
         self.users.get(&user)
+    }
+
+    /// Every user's signals, users ascending (an order that does not depend on the stream's).
+    pub fn by_user(&self) -> Vec<(UserId, &UserSignals)> {
+        let mut all: Vec<_> = self.users.iter().map(|(u, s)| (*u, s)).collect();
+        all.sort_unstable_by_key(|(u, _)| *u);
+        all
     }
 
     /// Replaces one user's signals (a restore from a changelog).

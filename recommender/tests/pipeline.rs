@@ -10,13 +10,15 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use recommender::catalogue::Catalogue;
 use recommender::consumer::read_to_end;
 use recommender::event::{Device, Event, EventKind, TitleId, UserId, SCHEMA_VERSION};
 use recommender::process::tables::load_features;
 use recommender::process::{self, ProcessConfig, ProcessCounters};
 use recommender::producer::Producer;
+use recommender::serve::state::ServeState;
 use recommender::serve::{http, Bound, ServeConfig};
-use recommender::signals::SignalStore;
+use recommender::signals::{SignalStore, UserSignals};
 use recommender::simulate::catalogue_gen::{self, GENRES};
 use recommender::simulate::users::Simulator;
 use recommender::simulate::{self, SimulateConfig};
@@ -96,6 +98,76 @@ fn process_cfg(bootstrap: &str, group: &str) -> ProcessConfig {
     }
 }
 
+/// A pure fold of `stream` into signals: what the processors must end up writing.
+fn pure_fold(stream: &[Event], cat: &Catalogue) -> SignalStore {
+    let mut expected = SignalStore::default();
+    for e in stream {
+        expected.update(e, cat);
+    }
+    expected
+}
+
+/// The distinct users of `stream`, ascending.
+fn users_of(stream: &[Event]) -> Vec<UserId> {
+    let mut users: Vec<UserId> = stream.iter().map(|e| e.user_id).collect();
+    users.sort_unstable();
+    users.dedup();
+    users
+}
+
+/// Waits until the features topic holds, for every one of `users`, the signals `expected` has
+/// for them; returns the latest signals per user read from the topic.
+async fn wait_for_features(
+    bootstrap: &str,
+    expected: &SignalStore,
+    users: &[UserId],
+) -> BTreeMap<UserId, UserSignals> {
+    wait_for(
+        "the features of every user to equal a pure fold of the stream",
+        Duration::from_secs(90),
+        || async move {
+            let recs = load_features(bootstrap).await.ok()?;
+            let by_user: BTreeMap<UserId, _> =
+                recs.into_iter().map(|r| (r.user_id, r.signals)).collect();
+            users
+                .iter()
+                .all(|u| by_user.get(u) == expected.user(*u))
+                .then_some(by_user)
+        },
+    )
+    .await
+}
+
+/// Starts a `serve` on a free port; returns its address, state and task.
+async fn start_serve(
+    bootstrap: &str,
+    stop: &watch::Receiver<bool>,
+) -> (
+    SocketAddr,
+    Arc<ServeState>,
+    tokio::task::JoinHandle<Result<(), recommender::error::EdgeError>>,
+) {
+    let server = Bound::bind(ServeConfig {
+        bootstrap: bootstrap.to_string(),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        progress: false,
+    })
+    .await
+    .unwrap();
+    let addr = server.local_addr().unwrap();
+    let state = server.state.clone();
+    (addr, state, tokio::spawn(server.run(stop.clone())))
+}
+
+/// Waits until `state` has folded `events` activity events.
+async fn wait_folded(what: &str, state: &ServeState, events: u64) {
+    wait_for(what, Duration::from_secs(90), || {
+        let n = state.events.load(Ordering::Relaxed);
+        async move { (n >= events).then_some(()) }
+    })
+    .await;
+}
+
 /// Share of sci-fi titles in the user's "Top Picks for You" (0 without the row).
 async fn sci_fi_share(addr: SocketAddr, user: UserId) -> (f64, serde_json::Value) {
     let (status, body) = http::get(addr, &format!("/users/{user}/rows"))
@@ -153,25 +225,8 @@ async fn sci_fi_binge_rises_in_top_picks_and_malformed_events_are_skipped() {
         stop.clone(),
         counters.clone(),
     ));
-    let server = Bound::bind(ServeConfig {
-        bootstrap: b.bootstrap.clone(),
-        listen: "127.0.0.1:0".parse().unwrap(),
-        progress: false,
-    })
-    .await
-    .unwrap();
-    let addr = server.local_addr().unwrap();
-    let state = server.state.clone();
-    let serve = tokio::spawn(server.run(stop.clone()));
-    wait_for(
-        "serve to fold the simulated history",
-        Duration::from_secs(60),
-        || {
-            let n = state.events.load(Ordering::Relaxed);
-            async move { (n >= events).then_some(()) }
-        },
-    )
-    .await;
+    let (addr, state, serve) = start_serve(&b.bootstrap, &stop).await;
+    wait_folded("serve to fold the simulated history", &state, events).await;
     assert_eq!(state.malformed.load(Ordering::Relaxed), 3);
 
     // A new user who has watched comedies only.
@@ -299,10 +354,7 @@ async fn process_restart_mid_stream_loses_and_double_counts_nothing() {
     let b = broker().await;
     let stream = play_stream(3_000);
     let cat = catalogue_gen::generate(SEED);
-    let mut expected = SignalStore::default();
-    for e in &stream {
-        expected.update(e, &cat);
-    }
+    let expected = pure_fold(&stream, &cat);
     let producer = Producer::new(&b.bootstrap).unwrap();
     simulate::publish_catalogue(&producer, &cat).await.unwrap();
     let (first_half, second_half) = stream.split_at(stream.len() / 2);
@@ -342,32 +394,8 @@ async fn process_restart_mid_stream_loses_and_double_counts_nothing() {
         stop_b,
         bc.clone(),
     ));
-    let users: Vec<UserId> = {
-        let mut u: Vec<UserId> = stream.iter().map(|e| e.user_id).collect();
-        u.sort_unstable();
-        u.dedup();
-        u
-    };
-    let bootstrap = b.bootstrap.clone();
-    let got = wait_for(
-        "every user's features to be complete",
-        Duration::from_secs(90),
-        || {
-            let bootstrap = bootstrap.clone();
-            let expected = &expected;
-            let users = &users;
-            async move {
-                let recs = load_features(&bootstrap).await.ok()?;
-                let by_user: BTreeMap<UserId, _> =
-                    recs.into_iter().map(|r| (r.user_id, r.signals)).collect();
-                users
-                    .iter()
-                    .all(|u| by_user.get(u) == expected.user(*u))
-                    .then_some(by_user)
-            }
-        },
-    )
-    .await;
+    let users = users_of(&stream);
+    let got = wait_for_features(&b.bootstrap, &expected, &users).await;
     assert_eq!(got.len(), users.len());
     eprintln!(
         "first run applied {}, second run applied {} and skipped {} already folded in, restored {} users",
@@ -386,10 +414,7 @@ async fn two_processors_split_the_partitions_and_produce_the_same_features_as_on
     let b = broker().await;
     let stream = play_stream(2_000);
     let cat = catalogue_gen::generate(SEED);
-    let mut expected = SignalStore::default();
-    for e in &stream {
-        expected.update(e, &cat);
-    }
+    let expected = pure_fold(&stream, &cat);
     let producer = Producer::new(&b.bootstrap).unwrap();
     simulate::publish_catalogue(&producer, &cat).await.unwrap();
     let (stop_tx, stop) = watch::channel(false);
@@ -425,28 +450,7 @@ async fn two_processors_split_the_partitions_and_produce_the_same_features_as_on
         producer.enqueue_event(e).await.unwrap();
     }
     producer.flush(Duration::from_secs(30)).await.unwrap();
-    let mut users: Vec<UserId> = stream.iter().map(|e| e.user_id).collect();
-    users.sort_unstable();
-    users.dedup();
-    let bootstrap = b.bootstrap.clone();
-    wait_for(
-        "the features of every user",
-        Duration::from_secs(90),
-        || {
-            let bootstrap = bootstrap.clone();
-            let (expected, users) = (&expected, &users);
-            async move {
-                let recs = load_features(&bootstrap).await.ok()?;
-                let by_user: BTreeMap<UserId, _> =
-                    recs.into_iter().map(|r| (r.user_id, r.signals)).collect();
-                users
-                    .iter()
-                    .all(|u| by_user.get(u) == expected.user(*u))
-                    .then_some(())
-            }
-        },
-    )
-    .await;
+    wait_for_features(&b.bootstrap, &expected, &users_of(&stream)).await;
     let applied: Vec<u64> = counters
         .iter()
         .map(|c| c.applied.load(Ordering::Relaxed))
@@ -468,10 +472,7 @@ async fn a_processor_joining_mid_stream_takes_partitions_without_losing_or_doubl
     let b = broker().await;
     let stream = play_stream(3_000);
     let cat = catalogue_gen::generate(SEED);
-    let mut expected = SignalStore::default();
-    for e in &stream {
-        expected.update(e, &cat);
-    }
+    let expected = pure_fold(&stream, &cat);
     let producer = Producer::new(&b.bootstrap).unwrap();
     simulate::publish_catalogue(&producer, &cat).await.unwrap();
     let (stop_tx, stop) = watch::channel(false);
@@ -524,28 +525,7 @@ async fn a_processor_joining_mid_stream_takes_partitions_without_losing_or_doubl
     )
     .await;
     paced.await.unwrap();
-    let mut users: Vec<UserId> = stream.iter().map(|e| e.user_id).collect();
-    users.sort_unstable();
-    users.dedup();
-    let bootstrap = b.bootstrap.clone();
-    wait_for(
-        "the features of every user",
-        Duration::from_secs(90),
-        || {
-            let bootstrap = bootstrap.clone();
-            let (expected, users) = (&expected, &users);
-            async move {
-                let recs = load_features(&bootstrap).await.ok()?;
-                let by_user: BTreeMap<UserId, _> =
-                    recs.into_iter().map(|r| (r.user_id, r.signals)).collect();
-                users
-                    .iter()
-                    .all(|u| by_user.get(u) == expected.user(*u))
-                    .then_some(())
-            }
-        },
-    )
-    .await;
+    wait_for_features(&b.bootstrap, &expected, &users_of(&stream)).await;
     eprintln!(
         "first processor applied {}, the one that joined applied {} (skipped {})",
         a.applied.load(Ordering::Relaxed),
@@ -559,5 +539,67 @@ async fn a_processor_joining_mid_stream_takes_partitions_without_losing_or_doubl
     stop_tx.send(true).unwrap();
     task_a.await.unwrap().unwrap();
     task_b.await.unwrap().unwrap();
+    b.stop().await;
+}
+
+/// The simulated stream over every activity topic: users, partitions and topics interleave
+/// differently live and in the replay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn serve_rebuilt_from_offset_0_serves_the_same_rows_as_the_live_one() {
+    let b = broker().await;
+    let users: Vec<UserId> = (1..=150).collect();
+    let producer = Producer::new(&b.bootstrap).unwrap();
+    simulate::publish_catalogue(&producer, &catalogue_gen::generate(SEED))
+        .await
+        .unwrap();
+    let (stop_tx, stop) = watch::channel(false);
+    // The live server folds the events as they arrive (over about three seconds).
+    let (live_addr, live, live_task) = start_serve(&b.bootstrap, &stop).await;
+    let events = simulate::run(
+        SimulateConfig {
+            bootstrap: b.bootstrap.clone(),
+            seed: SEED,
+            users: users.len() as u64,
+            rate: 1_000.0,
+            limit: Some(3_000),
+            start_ms: Some(T0),
+            serve: None,
+        },
+        stop.clone(),
+    )
+    .await
+    .unwrap();
+    wait_folded("the live serve to fold every event", &live, events).await;
+    // A fresh server replays the whole backlog from offset 0.
+    let (replay_addr, replay, replay_task) = start_serve(&b.bootstrap, &stop).await;
+    wait_folded("the replaying serve to fold every event", &replay, events).await;
+    assert_eq!(live.events.load(Ordering::Relaxed), events);
+    assert_eq!(replay.events.load(Ordering::Relaxed), events);
+
+    let mut personalised = 0;
+    for user in &users {
+        let path = format!("/users/{user}/rows");
+        let (s1, a) = http::get(live_addr, &path).await.unwrap();
+        let (s2, b) = http::get(replay_addr, &path).await.unwrap();
+        assert_eq!((s1, s2), (200, 200));
+        let a: serde_json::Value = serde_json::from_str(&a).unwrap();
+        let b: serde_json::Value = serde_json::from_str(&b).unwrap();
+        assert_eq!(a["rows"], b["rows"], "rows of user {user}");
+        assert_eq!(a["model_time_ms"], b["model_time_ms"]);
+        let rows = a["rows"].as_array().unwrap();
+        personalised += usize::from(rows.iter().any(|r| r["id"] == "top_picks"));
+    }
+    eprintln!(
+        "{events} events: rows equal for all {} users ({personalised} with Top Picks)",
+        users.len()
+    );
+    assert!(
+        personalised * 2 > users.len(),
+        "most users have personalised rows"
+    );
+
+    stop_tx.send(true).unwrap();
+    live_task.await.unwrap().unwrap();
+    replay_task.await.unwrap().unwrap();
     b.stop().await;
 }

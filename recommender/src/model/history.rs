@@ -70,7 +70,7 @@ impl UserHistory {
 pub struct Histories {
     /// The item index.
     pub items: ItemIndex,
-    /// Per-user histories; a HashMap used only for lookups, never iterated.
+    /// Per-user histories; a HashMap iterated only into user order (see [`Histories::by_user`]).
     users: HashMap<UserId, UserHistory>,
 }
 
@@ -97,5 +97,17 @@ impl Histories {
     /// A user's history.
     pub fn user(&self, user: UserId) -> Option<&UserHistory> {
         self.users.get(&user)
+    }
+
+    /// Removes a user's history (to fold the user's events again), returning it.
+    pub fn remove(&mut self, user: UserId) -> Option<UserHistory> {
+        self.users.remove(&user)
+    }
+
+    /// Every user's history, users ascending (an order that does not depend on the stream's).
+    pub fn by_user(&self) -> Vec<(UserId, &UserHistory)> {
+        let mut all: Vec<_> = self.users.iter().map(|(u, h)| (*u, h)).collect();
+        all.sort_unstable_by_key(|(u, _)| *u);
+        all
     }
 }

@@ -6,12 +6,22 @@
 //!
 //! Each part is scaled to a maximum of 1 for the user before blending, so the weights are
 //! comparable across users and over time.
+//!
+//! Replay equals live: every cross-user aggregate is an exact sum (integer counts, fixed-point
+//! pair weights, [`DecayedPop`]'s fixed time grid), each user's events are folded in one
+//! canonical order (see [`UserLogs`]; a user is folded again when an event of another topic
+//! arrives late), and rankings break ties by title id. The model is therefore a function of
+//! the events, whatever the interleaving of users, partitions and topics, as long as each
+//! user's events of one topic keep their order. [`Hybrid::snapshot`] is the canonical state.
 
 use std::sync::Arc;
 
 use serde::Deserialize;
 
-use super::{interaction, CoCounts, DecayedPop, Histories, ItemIndex, Model};
+use super::{
+    interaction, CoCounts, DecayedPop, Histories, HybridSnapshot, ItemIndex, Model, Placed, Scored,
+    UserLogs,
+};
 use crate::catalogue::Catalogue;
 use crate::event::{Event, TitleId, UserId};
 use crate::signals::{SignalConfig, SignalStore, UserSignals};
@@ -74,7 +84,7 @@ pub struct Hybrid {
     /// Windowed sequence co-occurrence.
     co: CoCounts,
     /// Distinct users per item.
-    counts: Vec<f32>,
+    counts: Vec<u32>,
     /// Genres per dense item, copied from the catalogue when the item is first seen so that
     /// scoring does not search the catalogue for every candidate.
     item_genres: Vec<Vec<u16>>,
@@ -82,6 +92,8 @@ pub struct Hybrid {
     pop: DecayedPop,
     /// Per-user real-time signals.
     signals: SignalStore,
+    /// Every user's events in canonical order, to fold a user again when one arrives late.
+    logs: UserLogs,
     /// Latest event time learned: the model's clock.
     now_ms: i64,
 }
@@ -98,6 +110,7 @@ impl Hybrid {
             counts: Vec::new(),
             item_genres: Vec::new(),
             signals: SignalStore::new(signal_cfg),
+            logs: UserLogs::default(),
             now_ms: 0,
         }
     }
@@ -122,9 +135,33 @@ impl Hybrid {
         self.now_ms
     }
 
-    /// Similarity of i to j as the model uses it (asymmetric when the exponents differ).
-    fn sim(&self, c: f32, ni: f32, nj: f32) -> f32 {
-        c / (ni.powf(self.cfg.alpha_source) * nj.powf(self.cfg.alpha_target))
+    /// The canonical state: equal (and equal once serialised) for two models that learned the
+    /// same events with each user's in the same order, however users were interleaved.
+    pub fn snapshot(&self) -> HybridSnapshot {
+        HybridSnapshot::of(
+            &self.hist,
+            &self.co,
+            &self.counts,
+            &self.pop,
+            &self.signals,
+            self.now_ms,
+        )
+    }
+
+    /// Similarity of i to j as the model uses it (asymmetric when the exponents differ), from
+    /// their fixed-point pair weight and their counts.
+    fn sim(&self, c: u64, ni: u32, nj: u32) -> f32 {
+        let c = (c as f64 / PAIR_ONE) as f32;
+        c / ((ni as f32).powf(self.cfg.alpha_source) * (nj as f32).powf(self.cfg.alpha_target))
+    }
+
+    /// The `k` best of `scores` (by dense index) as titles, ties to the lower title id.
+    fn best(&self, scores: &[f32], k: usize) -> Vec<(TitleId, f32)> {
+        let items = &self.hist.items;
+        super::top_k_by(scores, k, |d| u64::from(items.title(d)))
+            .into_iter()
+            .map(|(d, s)| (items.title(d), s))
+            .collect()
     }
 
     /// The model's similarity of `a` to `b`, `None` if either is unknown.
@@ -162,10 +199,53 @@ impl Hybrid {
                 out[d as usize] = f32::NEG_INFINITY;
             }
         }
-        super::top_k(&out, k)
-            .into_iter()
-            .map(|(d, s)| (self.hist.items.title(d), s))
-            .collect()
+        self.best(&out, k)
+    }
+
+    /// Folds one event in, its user's events before it already folded in.
+    fn apply(&mut self, ev: &Event) {
+        self.now_ms = self.now_ms.max(ev.timestamp_ms);
+        self.signals.update(ev, &self.catalogue);
+        self.pop.learn(ev);
+        let Some((user, title)) = interaction(ev) else {
+            return;
+        };
+        let Some((d, h)) = self.hist.record(user, title, ev.timestamp_ms) else {
+            return;
+        };
+        let prior = &h.items[..h.items.len() - 1];
+        for (j, w) in window_pairs(prior, self.cfg.window, self.cfg.window_decay) {
+            self.co.add(d, j, w);
+        }
+        if self.counts.len() <= d as usize {
+            self.counts.resize(d as usize + 1, 0);
+            let genres = self.catalogue.genres_of(title).to_vec();
+            self.item_genres.resize(d as usize + 1, Vec::new());
+            self.item_genres[d as usize] = genres;
+        }
+        self.counts[d as usize] = self.counts[d as usize].saturating_add(1);
+    }
+
+    /// Takes back everything `user`'s events contributed, then folds them again in canonical
+    /// order. Sums are integers, so taking back is exact.
+    fn refold(&mut self, user: UserId) {
+        self.signals.restore(user, UserSignals::default());
+        self.pop.forget(user);
+        if let Some(h) = self.hist.remove(user) {
+            for (p, &d) in h.items.iter().enumerate() {
+                for (j, w) in window_pairs(&h.items[..p], self.cfg.window, self.cfg.window_decay) {
+                    self.co.sub(d, j, w);
+                }
+                if let Some(c) = self.counts.get_mut(d as usize) {
+                    *c = c.saturating_sub(1);
+                }
+            }
+        }
+        let events = self.logs.take(user);
+        for e in &events {
+            self.apply(e);
+        }
+        self.logs.put(user, events);
     }
 
     fn cooc_part(&self, user: UserId, out: &mut [f32]) {
@@ -204,6 +284,26 @@ impl Hybrid {
     }
 }
 
+/// Fixed-point scale of pair weights: exact integer sums make the co-occurrence matrix
+/// independent of the order in which users' pairs arrive; 2^-24 is below f32 resolution.
+const PAIR_ONE: f64 = 16_777_216.0;
+
+/// A pair weight in fixed point (a negative weight counts as zero).
+fn pair_units(w: f32) -> u64 {
+    // Saturating float-to-int cast: negative and NaN give 0, huge gives u64::MAX.
+    (f64::from(w) * PAIR_ONE).round() as u64
+}
+
+/// The items a new item pairs with (the last `window` of `prior`, latest first) and the pair
+/// weights in fixed point, `decay` times smaller per step back.
+fn window_pairs(prior: &[u32], window: usize, decay: f32) -> impl Iterator<Item = (u32, u64)> + '_ {
+    prior.iter().rev().take(window).scan(1.0f32, move |w, &j| {
+        let units = pair_units(*w);
+        *w *= decay;
+        Some((j, units))
+    })
+}
+
 /// Adds `w * part / max(part)` into `acc` (nothing if the part is all zero).
 fn blend(acc: &mut [f32], part: &[f32], w: f32) {
     let max = part.iter().copied().fold(0.0f32, f32::max);
@@ -221,33 +321,29 @@ impl Model for Hybrid {
         "Hybrid"
     }
 
+    /// Folds `ev` in; an event that belongs before some of its user's events already folded
+    /// in (another topic read in another order) makes the user's events fold again in
+    /// canonical order.
     fn learn(&mut self, ev: &Event) {
-        self.now_ms = self.now_ms.max(ev.timestamp_ms);
-        self.signals.update(ev, &self.catalogue);
-        self.pop.learn(ev);
-        let Some((user, title)) = interaction(ev) else {
-            return;
-        };
-        let Some((d, h)) = self.hist.record(user, title, ev.timestamp_ms) else {
-            return;
-        };
-        let prior = &h.items[..h.items.len() - 1];
-        let mut w = 1.0f32;
-        for &j in prior.iter().rev().take(self.cfg.window) {
-            self.co.add(d, j, w);
-            w *= self.cfg.window_decay;
+        match self.logs.insert(ev) {
+            Placed::Last => self.apply(ev),
+            Placed::Earlier => self.refold(ev.user_id),
         }
-        if self.counts.len() <= d as usize {
-            self.counts.resize(d as usize + 1, 0.0);
-            let genres = self.catalogue.genres_of(title).to_vec();
-            self.item_genres.resize(d as usize + 1, Vec::new());
-            self.item_genres[d as usize] = genres;
-        }
-        self.counts[d as usize] += 1.0;
     }
 
     fn items(&self) -> &ItemIndex {
         &self.hist.items
+    }
+
+    /// As the trait's, but ties go to the lower title id: first-seen order differs between a
+    /// live run and a replay.
+    fn recommend(&self, user: UserId, k: usize, exclude: &[TitleId]) -> Vec<Scored> {
+        let mut scores = vec![f32::NEG_INFINITY; self.hist.items.len()];
+        self.score(user, &mut scores);
+        self.finish(scores, k, exclude)
+            .into_iter()
+            .map(|(title, score)| Scored { title, score })
+            .collect()
     }
 
     fn score(&self, user: UserId, out: &mut [f32]) {

@@ -35,7 +35,7 @@ impl ItemKnn {
     pub fn similarity(&self, i: u32, j: u32) -> f32 {
         let n = self.counts[i as usize] * self.counts[j as usize];
         if n > 0.0 {
-            self.co.get(i, j) / n.sqrt()
+            self.co.get(i, j) as f32 / n.sqrt()
         } else {
             0.0
         }
@@ -56,7 +56,7 @@ impl Model for ItemKnn {
         };
         let prior = &h.items[..h.items.len() - 1];
         for &j in prior {
-            self.co.add(d, j, 1.0);
+            self.co.add(d, j, 1);
         }
         if self.counts.len() <= d as usize {
             self.counts.resize(d as usize + 1, 0.0);
@@ -78,7 +78,7 @@ impl Model for ItemKnn {
             let (nbrs, w) = self.co.row(i);
             let ni = self.counts[i as usize];
             for (&j, &c) in nbrs.iter().zip(w) {
-                out[j as usize] += c / (ni * self.counts[j as usize]).sqrt();
+                out[j as usize] += c as f32 / (ni * self.counts[j as usize]).sqrt();
             }
         }
         // Items sharing no user with the history are not candidates.

@@ -1,6 +1,9 @@
 //! Recommendation models. All learn one event at a time, in stream order, and are
-//! deterministic: scores are dense vectors indexed by the order in which items were first seen,
-//! and every ranking breaks ties by that order.
+//! deterministic: scores are dense vectors indexed by the order in which items were first seen.
+//! The evaluation baselines break ties by that order (the reference MostPop protocol does);
+//! the production [`Hybrid`] keeps state that does not depend on how users' events interleave
+//! (integer and fixed-point sums, decay on a fixed time grid) and breaks ties by title id, so
+//! a replay from offset 0 rebuilds the live model exactly (see [`Hybrid::snapshot`]).
 //!
 //! Thread-safety of every model: plain data, `learn` takes `&mut self` and `recommend` `&self`;
 //! the owner serialises writers (e.g. one consumer task, or an `RwLock` around the model).
@@ -11,6 +14,8 @@ mod history;
 mod hybrid;
 mod item_knn;
 mod most_pop;
+mod snapshot;
+mod user_log;
 
 pub use cooc::CoCounts;
 pub use decayed_pop::DecayedPop;
@@ -18,6 +23,8 @@ pub use history::{Histories, ItemIndex, UserHistory};
 pub use hybrid::{Hybrid, HybridConfig};
 pub use item_knn::ItemKnn;
 pub use most_pop::MostPop;
+pub use snapshot::{HybridSnapshot, ItemState, UserState};
+pub use user_log::{Placed, UserLogs};
 
 use crate::event::{Event, EventKind, TitleId, UserId};
 
@@ -79,23 +86,40 @@ pub trait Model: std::fmt::Debug + Send {
 /// The `k` highest finite scores as (dense index, score), best first; a tie goes to the lower
 /// index, i.e. the item seen first. NaN and infinities are never returned.
 pub fn top_k(scores: &[f32], k: usize) -> Vec<(u32, f32)> {
-    let mut best: Vec<(u32, f32)> = Vec::with_capacity(k.min(scores.len()) + 1);
+    top_k_by(scores, k, u64::from)
+}
+
+/// The `k` highest finite scores as (dense index, score), best first; a tie goes to the lower
+/// `tie_key` of the dense index. With the title id as the key the answer depends only on the
+/// scores per title, not on the order in which items were first seen. NaN and infinities are
+/// never returned.
+pub fn top_k_by(scores: &[f32], k: usize, tie_key: impl Fn(u32) -> u64) -> Vec<(u32, f32)> {
+    let mut best: Vec<(u32, f32, u64)> = Vec::with_capacity(k.min(scores.len()) + 1);
     if k == 0 {
-        return best;
+        return Vec::new();
     }
+    // Whether (s, key) ranks strictly before the entry b.
+    let before = |s: f32, key: u64, b: &(u32, f32, u64)| s > b.1 || (s == b.1 && key < b.2);
     for (i, &s) in scores.iter().enumerate() {
         if !s.is_finite() {
             continue;
         }
-        if best.len() == k && best.last().is_some_and(|l| s <= l.1) {
+        let i = i as u32;
+        if best.len() == k && best.last().is_some_and(|l| s < l.1) {
             continue;
         }
-        // Strictly greater moves ahead, so earlier indices win ties.
-        let pos = best.iter().position(|b| s > b.1).unwrap_or(best.len());
-        best.insert(pos, (i as u32, s));
+        let key = tie_key(i);
+        if best.len() == k && best.last().is_some_and(|l| !before(s, key, l)) {
+            continue;
+        }
+        let pos = best
+            .iter()
+            .position(|b| before(s, key, b))
+            .unwrap_or(best.len());
+        best.insert(pos, (i, s, key));
         best.truncate(k);
     }
-    best
+    best.into_iter().map(|(i, s, _)| (i, s)).collect()
 }
 
 /// Names accepted by [`build`], in report order.
@@ -139,4 +163,20 @@ mod tests {
         assert_eq!(top_k(&s, 10)[3], (0, 1.0));
         assert!(top_k(&s, 0).is_empty());
     }
+
+    #[test]
+    fn top_k_by_breaks_ties_by_the_key() {
+        let s = [3.0, 1.0, 3.0, 3.0, f32::NAN, 2.0];
+        let keys = [30u64, 5, 10, 20, 0, 1];
+        let key = |i: u32| keys[i as usize];
+        assert_eq!(top_k_by(&s, 2, key), vec![(2, 3.0), (3, 3.0)]);
+        assert_eq!(
+            top_k_by(&s, 10, key),
+            vec![(2, 3.0), (3, 3.0), (0, 3.0), (5, 2.0), (1, 1.0)]
+        );
+        assert!(top_k_by(&s, 0, key).is_empty());
+    }
 }
+
+#[cfg(test)]
+mod replay_tests;
