@@ -74,7 +74,7 @@ fn poll_all(members: &[BaseConsumer], seen: &mut BTreeMap<Ack, u32>) -> Result<(
 }
 
 /// Each member's assigned partitions.
-fn assignments(members: &[BaseConsumer]) -> Result<Vec<BTreeSet<i32>>> {
+fn assignments<C: ConsumerContext>(members: &[BaseConsumer<C>]) -> Result<Vec<BTreeSet<i32>>> {
     members
         .iter()
         .map(|m| {
@@ -312,16 +312,7 @@ fn consume_counted(
                 });
             }
         }
-        let owned = members
-            .iter()
-            .map(|m| {
-                Ok(m.assignment()?
-                    .elements()
-                    .iter()
-                    .map(|e| e.partition())
-                    .collect())
-            })
-            .collect::<Result<Vec<BTreeSet<i32>>>>()?;
+        let owned = assignments(members)?;
         let missing = acks.iter().filter(|a| !read.contains(a)).count();
         if disjoint_cover(&owned, PARTITIONS) && missing == 0 {
             return Ok(Some(owned));

@@ -18,55 +18,24 @@ use recommender::eval::prequential;
 use recommender::eval::replay::round_trip;
 use recommender::event::{Event, TitleId, UserId};
 use recommender::model::MostPop;
-use recommender::up::EmbeddedBroker;
 
-/// A broker for one test, stopped by [`TestBroker::stop`].
-struct TestBroker {
-    bootstrap: String,
-    embedded: Option<EmbeddedBroker>,
-    _dir: tempfile::TempDir,
-}
+mod common;
+use common::{broker, TestBroker};
 
-async fn broker() -> TestBroker {
-    let dir = tempfile::tempdir().unwrap();
-    let (bootstrap, embedded) = match std::env::var("RECOMMENDER_TEST_BOOTSTRAP") {
-        Ok(b) => (b, None),
-        Err(_) => {
-            let e = EmbeddedBroker::start("127.0.0.1:0".parse().unwrap(), dir.path().into())
-                .await
-                .unwrap();
-            (e.address.to_string(), Some(e))
-        }
-    };
-    TestBroker {
-        bootstrap,
-        embedded,
-        _dir: dir,
-    }
-}
-
-impl TestBroker {
-    async fn stop(self) {
-        if let Some(e) = self.embedded {
-            e.stop().await.unwrap();
-        }
-    }
-
-    /// Names of the replay topics of data set `dataset` that still exist (tests may share a
-    /// Kafka, so each looks at its own data set's topics only).
-    fn replay_topics(&self, dataset: &str) -> Vec<String> {
-        let prefix = format!("eval-ratings-{dataset}-");
-        let c: BaseConsumer = ClientConfig::new()
-            .set("bootstrap.servers", &self.bootstrap)
-            .create()
-            .unwrap();
-        let md = c.fetch_metadata(None, Duration::from_secs(10)).unwrap();
-        md.topics()
-            .iter()
-            .map(|t| t.name().to_string())
-            .filter(|n| n.starts_with(&prefix))
-            .collect()
-    }
+/// Names of the replay topics of data set `dataset` that still exist (tests may share a
+/// Kafka, so each looks at its own data set's topics only).
+fn replay_topics(b: &TestBroker, dataset: &str) -> Vec<String> {
+    let prefix = format!("eval-ratings-{dataset}-");
+    let c: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &b.bootstrap)
+        .create()
+        .unwrap();
+    let md = c.fetch_metadata(None, Duration::from_secs(10)).unwrap();
+    md.topics()
+        .iter()
+        .map(|t| t.name().to_string())
+        .filter(|n| n.starts_with(&prefix))
+        .collect()
 }
 
 /// ml-latest-small layout, titles A = 10, B = 20, C = 30. Rows are out of time order and two pairs share a timestamp, so
@@ -195,7 +164,7 @@ async fn eval_through_the_broker_gives_the_hand_worked_answers() {
     assert_eq!(read("1.svg"), read("2.svg"));
     assert_eq!(read("1.svg"), read("3.svg"));
     assert_eq!(
-        b.replay_topics("tiny"),
+        replay_topics(&b, "tiny"),
         Vec::<String>::new(),
         "replay topic left"
     );
@@ -230,7 +199,7 @@ async fn round_trip_returns_every_event_in_order_and_deletes_its_topic() {
         (Some(recommender::eval::replay::Phase::Consume), 5000)
     );
     assert_eq!(
-        b.replay_topics("varied"),
+        replay_topics(&b, "varied"),
         Vec::<String>::new(),
         "replay topic left"
     );
@@ -248,7 +217,7 @@ async fn round_trip_returns_every_event_in_order_and_deletes_its_topic() {
         r.unwrap();
     }
     assert_eq!(
-        b.replay_topics("varied"),
+        replay_topics(&b, "varied"),
         vec!["eval-ratings-varied-canary".to_string()]
     );
     b.stop().await;

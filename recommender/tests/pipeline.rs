@@ -23,45 +23,19 @@ use recommender::simulate::catalogue_gen::{self, GENRES};
 use recommender::simulate::users::Simulator;
 use recommender::simulate::{self, SimulateConfig};
 use recommender::topics;
-use recommender::up::EmbeddedBroker;
 use tokio::sync::watch;
+
+mod common;
+use common::TestBroker;
 
 const T0: i64 = 1_700_000_000_000;
 const SEED: u64 = 5;
 
-/// A broker for one test: ours in-process, or the one in `RECOMMENDER_TEST_BOOTSTRAP` (a fresh
-/// Kafka per test run: the tests assume empty topics).
-struct TestBroker {
-    bootstrap: String,
-    embedded: Option<EmbeddedBroker>,
-    _dir: tempfile::TempDir,
-}
-
+/// A broker for one test, with the pipeline's topics created.
 async fn broker() -> TestBroker {
-    let dir = tempfile::tempdir().unwrap();
-    let (bootstrap, embedded) = match std::env::var("RECOMMENDER_TEST_BOOTSTRAP") {
-        Ok(b) => (b, None),
-        Err(_) => {
-            let e = EmbeddedBroker::start("127.0.0.1:0".parse().unwrap(), dir.path().into())
-                .await
-                .unwrap();
-            (e.address.to_string(), Some(e))
-        }
-    };
-    topics::create_all(&bootstrap).await.unwrap();
-    TestBroker {
-        bootstrap,
-        embedded,
-        _dir: dir,
-    }
-}
-
-impl TestBroker {
-    async fn stop(self) {
-        if let Some(e) = self.embedded {
-            e.stop().await.unwrap();
-        }
-    }
+    let b = common::broker().await;
+    topics::create_all(&b.bootstrap).await.unwrap();
+    b
 }
 
 fn ev(user: UserId, t: i64, kind: EventKind) -> Event {
