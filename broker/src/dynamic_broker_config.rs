@@ -203,12 +203,7 @@ mod tests {
     use super::*;
     use crate::storage::LogManager;
 
-    fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::test_util::string_map as map;
 
     #[test]
     fn dynamic_defaults_apply_persist_and_refuse_static_keys() {

@@ -27,6 +27,7 @@
 //! - [`producer_id_manager`]: hands out producer ids that stay unique across restarts.
 //! - [`storage`]: partitions on disk (`Log`, `LogSegment`, `OffsetIndex`, `TimeIndex`,
 //!   recovery, producer state, `LogManager`); it knows nothing of sockets or protocol messages.
+//! - `test_util` (tests only): helpers shared by several modules' unit tests.
 
 pub mod alloc;
 pub mod broker;
@@ -42,6 +43,8 @@ pub mod producer_id_manager;
 pub mod server;
 pub mod shutdown;
 pub mod storage;
+#[cfg(test)]
+mod test_util;
 
 pub use broker::Broker;
 pub use config::BrokerConfig;

@@ -27,15 +27,22 @@ const PARTITIONS: i32 = 6;
 const OURS: &[(&str, &str)] = &[("num.partitions", "6")];
 const TIMEOUT: Duration = Duration::from_secs(90);
 
-/// A member of `group` using the consumer group protocol, committing only when told to.
-fn member(bootstrap: &str, group: &str) -> Result<BaseConsumer> {
-    Ok(ClientConfig::new()
+/// The config of a member of `group` using the consumer group protocol, committing only when
+/// told to.
+fn member_config(bootstrap: &str, group: &str) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    config
         .set("bootstrap.servers", bootstrap)
         .set("group.id", group)
         .set("group.protocol", "consumer")
         .set("enable.auto.commit", "false")
-        .set("auto.offset.reset", "earliest")
-        .create()?)
+        .set("auto.offset.reset", "earliest");
+    config
+}
+
+/// A member of `group` using the consumer group protocol, committing only when told to.
+fn member(bootstrap: &str, group: &str) -> Result<BaseConsumer> {
+    Ok(member_config(bootstrap, group).create()?)
 }
 
 /// Produces `count` records and returns where they landed.
@@ -216,13 +223,7 @@ impl ConsumerContext for Rebalances {
 
 /// [`member`] with a rebalance counter.
 fn counted_member(bootstrap: &str, group: &str) -> Result<BaseConsumer<Rebalances>> {
-    Ok(ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .set("group.id", group)
-        .set("group.protocol", "consumer")
-        .set("enable.auto.commit", "false")
-        .set("auto.offset.reset", "earliest")
-        .create_with_context(Rebalances::default())?)
+    Ok(member_config(bootstrap, group).create_with_context(Rebalances::default())?)
 }
 
 #[tokio::test]

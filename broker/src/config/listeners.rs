@@ -170,12 +170,7 @@ impl PlaintextNames {
 mod tests {
     use super::*;
 
-    fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::test_util::string_map as map;
 
     fn hp(host: &str, port: u16) -> HostPort {
         HostPort {

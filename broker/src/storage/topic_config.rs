@@ -189,12 +189,7 @@ pub fn validate_configs(overrides: &BTreeMap<String, String>) -> Result<(), Topi
 mod tests {
     use super::*;
 
-    fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::test_util::string_map as map;
 
     #[test]
     fn overrides_apply_and_bad_ones_are_named() {

@@ -208,12 +208,7 @@ mod tests {
     use crate::storage::test_util::{simple, small_config};
     use crate::storage::LogManagerConfig;
 
-    fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::test_util::string_map as map;
 
     fn op(key: &str, op: AlterConfigOp, value: &str) -> (String, AlterConfigOp, Option<String>) {
         (key.to_string(), op, Some(value.to_string()))
