@@ -54,7 +54,7 @@ python3 recommender/tests/web/page_test.py "$PWD/target/debug/recommender"
 log "container images and the compose stack, with podman (docker/test.sh)"
 ./docker/test.sh
 
-log "compatibility matrix: Python and Go clients, Apache Kafka first, then ours"
+log "compatibility matrix: eleven clients and Kafka's own tools, Apache Kafka first, then ours"
 # Needs Java and Maven (the reference broker's jars come from Maven Central) and Go >= 1.26.
 ./protocol-tests/compat/install.sh
 python3 protocol-tests/compat/run.py
