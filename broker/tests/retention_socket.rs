@@ -8,16 +8,13 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use broker::{BrokerConfig, Server};
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
-use kafka_protocol::records::{
-    Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-};
 use tokio::net::TcpStream;
 
 mod wire;
-use wire::call;
+use wire::{call, records_at};
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -27,31 +24,10 @@ fn s(v: &'static str) -> StrBytes {
 
 /// One batch of 5 records of 100 bytes, all stamped `timestamp`.
 fn batch(timestamp: i64) -> Bytes {
-    let records: Vec<Record> = (0..5)
-        .map(|i| Record {
-            transactional: false,
-            control: false,
-            delete_horizon: false,
-            partition_leader_epoch: -1,
-            producer_id: -1,
-            producer_epoch: -1,
-            timestamp_type: TimestampType::Creation,
-            offset: i,
-            // The encoder keeps records in one batch while offset - sequence is constant.
-            sequence: i as i32 - 1,
-            timestamp,
-            key: Some(Bytes::from_static(b"k")),
-            value: Some(Bytes::from(vec![b'v'; 100])),
-            headers: Default::default(),
-        })
-        .collect();
-    let mut buf = BytesMut::new();
-    let options = RecordEncodeOptions {
-        version: 2,
-        compression: Compression::None,
-    };
-    RecordBatchEncoder::encode(&mut buf, &records, &options).unwrap();
-    buf.freeze()
+    records_at((0..5).map(|_| {
+        let value = Bytes::from(vec![b'v'; 100]);
+        (Some(Bytes::from_static(b"k")), Some(value), timestamp)
+    }))
 }
 
 async fn produce(stream: &mut TcpStream, timestamp: i64) {

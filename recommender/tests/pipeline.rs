@@ -323,14 +323,21 @@ fn play_stream(n: usize) -> Vec<Event> {
     out
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn process_restart_mid_stream_loses_and_double_counts_nothing() {
+/// A broker with the catalogue published, a `play_stream(n)`, the signals a pure fold of it
+/// gives, and a producer for the stream.
+async fn play_setup(n: usize) -> (TestBroker, Vec<Event>, SignalStore, Producer) {
     let b = broker().await;
-    let stream = play_stream(3_000);
+    let stream = play_stream(n);
     let cat = catalogue_gen::generate(SEED);
     let expected = pure_fold(&stream, &cat);
     let producer = Producer::new(&b.bootstrap).unwrap();
     simulate::publish_catalogue(&producer, &cat).await.unwrap();
+    (b, stream, expected, producer)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn process_restart_mid_stream_loses_and_double_counts_nothing() {
+    let (b, stream, expected, producer) = play_setup(3_000).await;
     let (first_half, second_half) = stream.split_at(stream.len() / 2);
     for e in first_half {
         producer.enqueue_event(e).await.unwrap();
@@ -385,12 +392,7 @@ async fn process_restart_mid_stream_loses_and_double_counts_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_processors_split_the_partitions_and_produce_the_same_features_as_one() {
-    let b = broker().await;
-    let stream = play_stream(2_000);
-    let cat = catalogue_gen::generate(SEED);
-    let expected = pure_fold(&stream, &cat);
-    let producer = Producer::new(&b.bootstrap).unwrap();
-    simulate::publish_catalogue(&producer, &cat).await.unwrap();
+    let (b, stream, expected, producer) = play_setup(2_000).await;
     let (stop_tx, stop) = watch::channel(false);
     let counters = [
         Arc::new(ProcessCounters::default()),
@@ -443,12 +445,7 @@ async fn two_processors_split_the_partitions_and_produce_the_same_features_as_on
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_processor_joining_mid_stream_takes_partitions_without_losing_or_double_counting() {
-    let b = broker().await;
-    let stream = play_stream(3_000);
-    let cat = catalogue_gen::generate(SEED);
-    let expected = pure_fold(&stream, &cat);
-    let producer = Producer::new(&b.bootstrap).unwrap();
-    simulate::publish_catalogue(&producer, &cat).await.unwrap();
+    let (b, stream, expected, producer) = play_setup(3_000).await;
     let (stop_tx, stop) = watch::channel(false);
     let a = Arc::new(ProcessCounters::default());
     let task_a = tokio::spawn(process::run(

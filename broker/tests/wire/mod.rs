@@ -109,10 +109,20 @@ pub async fn call<Req: Encodable, Resp: Decodable>(
 }
 
 fn records(items: &[(Option<String>, Option<String>)]) -> Bytes {
+    records_at(items.iter().map(|(k, v)| {
+        (
+            k.clone().map(Bytes::from),
+            v.clone().map(Bytes::from),
+            1_000,
+        )
+    }))
+}
+
+/// One uncompressed v2 batch of `(key, value, timestamp)` records from offset 0.
+pub fn records_at(items: impl Iterator<Item = (Option<Bytes>, Option<Bytes>, i64)>) -> Bytes {
     let recs: Vec<Record> = items
-        .iter()
         .enumerate()
-        .map(|(i, (k, v))| Record {
+        .map(|(i, (key, value, timestamp))| Record {
             transactional: false,
             control: false,
             delete_horizon: false,
@@ -123,9 +133,9 @@ fn records(items: &[(Option<String>, Option<String>)]) -> Bytes {
             offset: i as i64,
             // The encoder splits batches where offset - sequence changes.
             sequence: i as i32,
-            timestamp: 1_000,
-            key: k.clone().map(Bytes::from),
-            value: v.clone().map(Bytes::from),
+            timestamp,
+            key,
+            value,
             headers: Default::default(),
         })
         .collect();
