@@ -16,20 +16,7 @@ fn group() -> GroupId {
 }
 
 fn commit(generation: i32, member: &StrBytes, offset: i64) -> OffsetCommitRequest {
-    OffsetCommitRequest::default()
-        .with_group_id(group())
-        .with_generation_id_or_member_epoch(generation)
-        .with_member_id(member.clone())
-        .with_topics(vec![
-            offset_commit_request::OffsetCommitRequestTopic::default()
-                .with_name(TopicName(StrBytes::from_static_str("t")))
-                .with_partitions(vec![
-                    offset_commit_request::OffsetCommitRequestPartition::default()
-                        .with_partition_index(2)
-                        .with_committed_offset(offset)
-                        .with_committed_metadata(Some(StrBytes::from_static_str("md"))),
-                ]),
-        ])
+    wire::offset_commit(group(), generation, member, offset, Some("md"))
 }
 
 async fn committed(s: &mut TcpStream) -> Vec<(i32, i64, String)> {

@@ -9,11 +9,14 @@ use std::time::Duration;
 use broker::{BrokerConfig, Server};
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::*;
-use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
+use kafka_protocol::protocol::{Decodable, StrBytes};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+
+mod wire;
+use wire::{call, frame, read_response};
 
 /// The lying-array test below must not abort this test process either.
 #[global_allocator]
@@ -60,61 +63,6 @@ impl TestBroker {
         let result = tokio::time::timeout(TIMEOUT, &mut self.task).await;
         result.expect("shutdown in time").unwrap().unwrap();
     }
-}
-
-/// A size-prefixed request frame.
-fn frame<R: Encodable>(key: ApiKey, version: i16, correlation_id: i32, body: &R) -> Vec<u8> {
-    let header = RequestHeader::default()
-        .with_request_api_key(key as i16)
-        .with_request_api_version(version)
-        .with_correlation_id(correlation_id)
-        .with_client_id(Some(StrBytes::from_static_str("socket-test")));
-    let mut buf = BytesMut::new();
-    buf.put_i32(0);
-    header
-        .encode(&mut buf, key.request_header_version(version))
-        .unwrap();
-    body.encode(&mut buf, version).unwrap();
-    let size = (buf.len() - 4) as i32;
-    buf[..4].copy_from_slice(&size.to_be_bytes());
-    buf.to_vec()
-}
-
-/// Reads one response frame: returns the correlation id and the body bytes after the header.
-async fn read_response(stream: &mut TcpStream, header_version: i16) -> (i32, Bytes) {
-    let size = tokio::time::timeout(TIMEOUT, stream.read_i32())
-        .await
-        .unwrap()
-        .unwrap();
-    let mut body = vec![0; size as usize];
-    stream.read_exact(&mut body).await.unwrap();
-    let mut body = Bytes::from(body);
-    let header = ResponseHeader::decode(&mut body, header_version).unwrap();
-    (header.correlation_id, body)
-}
-
-/// Sends one request and decodes its response, checking the correlation id and that the body
-/// was consumed exactly.
-async fn call<Req: Encodable, Resp: Decodable>(
-    stream: &mut TcpStream,
-    key: ApiKey,
-    version: i16,
-    request: &Req,
-) -> Resp {
-    stream
-        .write_all(&frame(key, version, 7, request))
-        .await
-        .unwrap();
-    let header_version = if key == ApiKey::ApiVersions {
-        0
-    } else {
-        key.response_header_version(version)
-    };
-    let (correlation_id, mut body) = read_response(stream, header_version).await;
-    assert_eq!(correlation_id, 7);
-    let response = Resp::decode(&mut body, version).unwrap();
-    assert_eq!(body.remaining(), 0, "{key:?} v{version}: trailing bytes");
-    response
 }
 
 /// Asserts the broker closes the connection (EOF or reset) without answering.
@@ -736,19 +684,7 @@ async fn consumer_group_join_sync_heartbeat_commit_fetch() {
     let r: HeartbeatResponse = call(&mut s, ApiKey::Heartbeat, 3, &stale).await;
     assert_eq!(r.error_code, 22, "ILLEGAL_GENERATION");
 
-    let commit = OffsetCommitRequest::default()
-        .with_group_id(group())
-        .with_generation_id_or_member_epoch(generation)
-        .with_member_id(member.clone())
-        .with_topics(vec![
-            offset_commit_request::OffsetCommitRequestTopic::default()
-                .with_name(TopicName(StrBytes::from_static_str("t")))
-                .with_partitions(vec![
-                    offset_commit_request::OffsetCommitRequestPartition::default()
-                        .with_partition_index(2)
-                        .with_committed_offset(42),
-                ]),
-        ]);
+    let commit = wire::offset_commit(group(), generation, &member, 42, None);
     let r: OffsetCommitResponse = call(&mut s, ApiKey::OffsetCommit, 7, &commit).await;
     assert_eq!(r.topics[0].partitions[0].error_code, 0);
 

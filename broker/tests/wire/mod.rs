@@ -1,5 +1,6 @@
-//! Raw-socket Kafka calls shared by the compaction tests: one request/response, a produce of
-//! keyed records (values may be null: tombstones), and a full read of partition 0.
+//! Raw-socket Kafka calls shared by the socket-level tests: request framing, one
+//! request/response, a produce of keyed records (values may be null: tombstones), a full read
+//! of partition 0, and a broker process to run them against.
 
 #![allow(dead_code)] // Each test binary uses its own subset.
 
@@ -76,25 +77,26 @@ impl Drop for BrokerProcess {
     }
 }
 
-pub async fn call<Req: Encodable, Resp: Decodable>(
-    stream: &mut TcpStream,
-    key: ApiKey,
-    version: i16,
-    request: &Req,
-) -> Resp {
+/// A size-prefixed request frame.
+pub fn frame<R: Encodable>(key: ApiKey, version: i16, correlation_id: i32, body: &R) -> Vec<u8> {
     let header = RequestHeader::default()
         .with_request_api_key(key as i16)
         .with_request_api_version(version)
-        .with_correlation_id(1);
+        .with_correlation_id(correlation_id)
+        .with_client_id(Some(StrBytes::from_static_str("socket-test")));
     let mut buf = BytesMut::new();
     buf.put_i32(0);
     header
         .encode(&mut buf, key.request_header_version(version))
         .unwrap();
-    request.encode(&mut buf, version).unwrap();
+    body.encode(&mut buf, version).unwrap();
     let size = (buf.len() - 4) as i32;
     buf[..4].copy_from_slice(&size.to_be_bytes());
-    stream.write_all(&buf).await.unwrap();
+    buf.to_vec()
+}
+
+/// Reads one response frame: returns the correlation id and the body bytes after the header.
+pub async fn read_response(stream: &mut TcpStream, header_version: i16) -> (i32, Bytes) {
     let size = tokio::time::timeout(TIMEOUT, stream.read_i32())
         .await
         .unwrap()
@@ -102,10 +104,32 @@ pub async fn call<Req: Encodable, Resp: Decodable>(
     let mut body = vec![0; size as usize];
     stream.read_exact(&mut body).await.unwrap();
     let mut body = Bytes::from(body);
-    ResponseHeader::decode(&mut body, key.response_header_version(version)).unwrap();
-    let resp = Resp::decode(&mut body, version).unwrap();
-    assert_eq!(body.remaining(), 0);
-    resp
+    let header = ResponseHeader::decode(&mut body, header_version).unwrap();
+    (header.correlation_id, body)
+}
+
+/// Sends one request and decodes its response, checking the correlation id and that the body
+/// was consumed exactly.
+pub async fn call<Req: Encodable, Resp: Decodable>(
+    stream: &mut TcpStream,
+    key: ApiKey,
+    version: i16,
+    request: &Req,
+) -> Resp {
+    stream
+        .write_all(&frame(key, version, 7, request))
+        .await
+        .unwrap();
+    let header_version = if key == ApiKey::ApiVersions {
+        0
+    } else {
+        key.response_header_version(version)
+    };
+    let (correlation_id, mut body) = read_response(stream, header_version).await;
+    assert_eq!(correlation_id, 7);
+    let response = Resp::decode(&mut body, version).unwrap();
+    assert_eq!(body.remaining(), 0, "{key:?} v{version}: trailing bytes");
+    response
 }
 
 fn records(items: &[(Option<String>, Option<String>)]) -> Bytes {
@@ -232,4 +256,28 @@ pub async fn create_topic(s: &mut TcpStream, name: &str, configs: &[(&str, &str)
         .with_timeout_ms(5_000);
     let resp: CreateTopicsResponse = call(s, ApiKey::CreateTopics, 5, &req).await;
     resp.topics[0].error_code
+}
+
+/// An OffsetCommit of `offset` (with `metadata`) for partition 2 of topic `t`.
+pub fn offset_commit(
+    group: GroupId,
+    generation: i32,
+    member: &StrBytes,
+    offset: i64,
+    metadata: Option<&'static str>,
+) -> OffsetCommitRequest {
+    OffsetCommitRequest::default()
+        .with_group_id(group)
+        .with_generation_id_or_member_epoch(generation)
+        .with_member_id(member.clone())
+        .with_topics(vec![
+            offset_commit_request::OffsetCommitRequestTopic::default()
+                .with_name(TopicName(StrBytes::from_static_str("t")))
+                .with_partitions(vec![
+                    offset_commit_request::OffsetCommitRequestPartition::default()
+                        .with_partition_index(2)
+                        .with_committed_offset(offset)
+                        .with_committed_metadata(metadata.map(StrBytes::from_static_str)),
+                ]),
+        ])
 }
