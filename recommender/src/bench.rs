@@ -140,9 +140,8 @@ pub async fn process_throughput(bootstrap: &str, events: usize) -> Result<f64, E
     let counters = Arc::new(crate::process::ProcessCounters::default());
     let (stop_tx, stop) = watch::channel(false);
     let cfg = crate::process::ProcessConfig {
-        bootstrap: bootstrap.to_string(),
         group: "bench-throughput".to_string(),
-        commit_interval: Duration::from_millis(500),
+        ..crate::process::ProcessConfig::new(bootstrap)
     };
     let t0 = Instant::now();
     let task = tokio::spawn(crate::process::run(cfg, stop, counters.clone()));

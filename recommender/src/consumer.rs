@@ -71,7 +71,9 @@ fn reader_config(bootstrap: &str) -> ClientConfig {
 }
 
 /// A consumer in `group` subscribed to `topics`, offsets committed by the caller only;
-/// `context` sees the rebalances.
+/// `context` sees the rebalances. The topics are co-partitioned (keyed by user, same partition
+/// count), and the range assignor gives one member partition `p` of every topic: all of a
+/// user's events reach the same member, whatever topic they travel on.
 pub fn group_consumer<C: ConsumerContext + 'static>(
     bootstrap: &str,
     group: &str,
@@ -83,6 +85,7 @@ pub fn group_consumer<C: ConsumerContext + 'static>(
         .set("enable.auto.commit", "false")
         .set("auto.offset.reset", "earliest")
         .set("session.timeout.ms", "10000")
+        .set("partition.assignment.strategy", "range")
         .create_with_context(context)?;
     c.subscribe(topics)?;
     Ok(c)

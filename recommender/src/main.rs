@@ -80,6 +80,11 @@ enum Command {
         /// Consumer group.
         #[arg(long, default_value = recommender::process::GROUP)]
         group: String,
+        /// Write features to (and restore state from) this compacted topic. With a new topic
+        /// and a new group, every user's features are rebuilt from offset 0 while `serve` keeps
+        /// reading the old topic.
+        #[arg(long, default_value = recommender::topics::USER_BEHAVIOR_FEATURES)]
+        features_topic: String,
     },
     /// Measures freshness (p50/p99 at each rate), fold throughput and memory per 100k users.
     Bench {
@@ -180,12 +185,17 @@ fn main() -> Result<()> {
             eprintln!("{n} events produced");
             Ok(())
         }),
-        Command::Process { bootstrap, group } => live(|stop| async move {
+        Command::Process {
+            bootstrap,
+            group,
+            features_topic,
+        } => live(|stop| async move {
             recommender::topics::create_all(&bootstrap).await?;
+            recommender::topics::create_features_topic(&bootstrap, &features_topic).await?;
             let cfg = recommender::process::ProcessConfig {
-                bootstrap,
                 group,
-                commit_interval: std::time::Duration::from_millis(500),
+                features_topic,
+                ..recommender::process::ProcessConfig::new(&bootstrap)
             };
             recommender::process::run(cfg, stop, Default::default()).await
         }),

@@ -38,9 +38,9 @@ pub const USER_PARTITIONS: i32 = 4;
 
 /// One topic of the layout.
 #[derive(Debug, Clone, Copy)]
-pub struct TopicSpec {
+pub struct TopicSpec<'a> {
     /// Name.
-    pub name: &'static str,
+    pub name: &'a str,
     /// Partition count.
     pub partitions: i32,
     /// Whether `cleanup.policy=compact`.
@@ -48,7 +48,7 @@ pub struct TopicSpec {
 }
 
 /// Every topic the pipeline uses.
-pub const LAYOUT: [TopicSpec; 9] = [
+pub const LAYOUT: [TopicSpec<'static>; 9] = [
     user_keyed(PLAY_EVENTS, false),
     user_keyed(USER_CLICKS, false),
     user_keyed(SEARCH_QUERIES, false),
@@ -68,7 +68,7 @@ pub const LAYOUT: [TopicSpec; 9] = [
     },
 ];
 
-const fn user_keyed(name: &'static str, compacted: bool) -> TopicSpec {
+const fn user_keyed(name: &'static str, compacted: bool) -> TopicSpec<'static> {
     TopicSpec {
         name,
         partitions: USER_PARTITIONS,
@@ -95,10 +95,24 @@ pub fn topic_for(kind: &EventKind) -> &'static str {
 
 /// Creates every topic of [`LAYOUT`] that does not exist yet.
 pub async fn create_all(bootstrap: &str) -> Result<(), EdgeError> {
+    create(bootstrap, &LAYOUT).await
+}
+
+/// Creates a features topic under another name (a rebuild's target), laid out like
+/// [`USER_BEHAVIOR_FEATURES`], unless it exists.
+pub async fn create_features_topic(bootstrap: &str, name: &str) -> Result<(), EdgeError> {
+    let spec = TopicSpec {
+        name,
+        ..user_keyed(USER_BEHAVIOR_FEATURES, true)
+    };
+    create(bootstrap, &[spec]).await
+}
+
+async fn create(bootstrap: &str, layout: &[TopicSpec<'_>]) -> Result<(), EdgeError> {
     let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .create()?;
-    let specs: Vec<NewTopic<'_>> = LAYOUT
+    let specs: Vec<NewTopic<'_>> = layout
         .iter()
         .map(|t| {
             let n = NewTopic::new(t.name, t.partitions, TopicReplication::Fixed(1));

@@ -4,7 +4,6 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use broker::{BrokerConfig, Server};
 use tokio::sync::watch;
@@ -110,11 +109,7 @@ pub async fn run(cfg: UpConfig, stop: watch::Receiver<bool>) -> Result<(), EdgeE
         stop.clone(),
     ));
     let proc = tokio::spawn(process::run(
-        ProcessConfig {
-            bootstrap: bootstrap.clone(),
-            group: process::GROUP.to_string(),
-            commit_interval: Duration::from_millis(500),
-        },
+        ProcessConfig::new(&bootstrap),
         stop.clone(),
         Arc::new(ProcessCounters::default()),
     ));

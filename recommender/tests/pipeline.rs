@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use recommender::catalogue::Catalogue;
 use recommender::consumer::read_to_end;
 use recommender::event::{Device, Event, EventKind, TitleId, UserId, SCHEMA_VERSION};
+use recommender::features::FeatureRecord;
 use recommender::process::tables::load_features;
 use recommender::process::{self, ProcessConfig, ProcessCounters};
 use recommender::producer::Producer;
@@ -66,9 +67,9 @@ where
 
 fn process_cfg(bootstrap: &str, group: &str) -> ProcessConfig {
     ProcessConfig {
-        bootstrap: bootstrap.to_string(),
         group: group.to_string(),
         commit_interval: Duration::from_millis(200),
+        ..ProcessConfig::new(bootstrap)
     }
 }
 
@@ -100,7 +101,9 @@ async fn wait_for_features(
         "the features of every user to equal a pure fold of the stream",
         Duration::from_secs(90),
         || async move {
-            let recs = load_features(bootstrap).await.ok()?;
+            let recs = load_features(bootstrap, topics::USER_BEHAVIOR_FEATURES)
+                .await
+                .ok()?;
             let by_user: BTreeMap<UserId, _> =
                 recs.into_iter().map(|r| (r.user_id, r.signals)).collect();
             users
@@ -307,27 +310,24 @@ async fn sci_fi_binge_rises_in_top_picks_and_malformed_events_are_skipped() {
     b.stop().await;
 }
 
-/// The simulated stream restricted to `play-events`, so that each user's events reach the
-/// processor in generation order and a pure fold gives the exact expected state.
-fn play_stream(n: usize) -> Vec<Event> {
+/// The simulated stream over every activity topic. The processor reads a user's topics
+/// interleaved in whatever order they arrive, and the signals do not depend on that order, so
+/// a pure fold in generation order is the exact expected state.
+fn sim_stream(n: usize) -> Vec<Event> {
     let mut sim = Simulator::new(SEED, 40, catalogue_gen::generate(SEED), T0);
     let mut out = Vec::new();
     while out.len() < n {
-        out.extend(
-            sim.step(20_000)
-                .into_iter()
-                .filter(|e| topics::topic_for(&e.kind) == topics::PLAY_EVENTS),
-        );
+        out.extend(sim.step(20_000));
     }
     out.truncate(n);
     out
 }
 
-/// A broker with the catalogue published, a `play_stream(n)`, the signals a pure fold of it
+/// A broker with the catalogue published, a `sim_stream(n)`, the signals a pure fold of it
 /// gives, and a producer for the stream.
-async fn play_setup(n: usize) -> (TestBroker, Vec<Event>, SignalStore, Producer) {
+async fn stream_setup(n: usize) -> (TestBroker, Vec<Event>, SignalStore, Producer) {
     let b = broker().await;
-    let stream = play_stream(n);
+    let stream = sim_stream(n);
     let cat = catalogue_gen::generate(SEED);
     let expected = pure_fold(&stream, &cat);
     let producer = Producer::new(&b.bootstrap).unwrap();
@@ -337,7 +337,7 @@ async fn play_setup(n: usize) -> (TestBroker, Vec<Event>, SignalStore, Producer)
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn process_restart_mid_stream_loses_and_double_counts_nothing() {
-    let (b, stream, expected, producer) = play_setup(3_000).await;
+    let (b, stream, expected, producer) = stream_setup(3_000).await;
     let (first_half, second_half) = stream.split_at(stream.len() / 2);
     for e in first_half {
         producer.enqueue_event(e).await.unwrap();
@@ -392,7 +392,7 @@ async fn process_restart_mid_stream_loses_and_double_counts_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_processors_split_the_partitions_and_produce_the_same_features_as_one() {
-    let (b, stream, expected, producer) = play_setup(2_000).await;
+    let (b, stream, expected, producer) = stream_setup(2_000).await;
     let (stop_tx, stop) = watch::channel(false);
     let counters = [
         Arc::new(ProcessCounters::default()),
@@ -409,7 +409,8 @@ async fn two_processors_split_the_partitions_and_produce_the_same_features_as_on
         })
         .collect();
     // Both join before the stream starts, so that neither takes everything.
-    let all = (topics::ACTIVITY_TOPICS.len() as u64) * topics::USER_PARTITIONS as u64;
+    // The activity topics and the co-partitioned profile table.
+    let all = (topics::ACTIVITY_TOPICS.len() as u64 + 1) * topics::USER_PARTITIONS as u64;
     wait_for(
         "both processors to share the partitions",
         Duration::from_secs(60),
@@ -445,7 +446,7 @@ async fn two_processors_split_the_partitions_and_produce_the_same_features_as_on
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_processor_joining_mid_stream_takes_partitions_without_losing_or_double_counting() {
-    let (b, stream, expected, producer) = play_setup(3_000).await;
+    let (b, stream, expected, producer) = stream_setup(3_000).await;
     let (stop_tx, stop) = watch::channel(false);
     let a = Arc::new(ProcessCounters::default());
     let task_a = tokio::spawn(process::run(
@@ -513,10 +514,21 @@ async fn a_processor_joining_mid_stream_takes_partitions_without_losing_or_doubl
     b.stop().await;
 }
 
+/// The latest feature record of every user in `topic`, by user.
+async fn features_in(bootstrap: &str, topic: &str) -> BTreeMap<UserId, FeatureRecord> {
+    load_features(bootstrap, topic)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.user_id, r))
+        .collect()
+}
+
 /// The simulated stream over every activity topic: users, partitions and topics interleave
-/// differently live and in the replay.
+/// differently live and in the replay. Both `serve` and `process` are rebuilt from offset 0
+/// and must agree with their live runs.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn serve_rebuilt_from_offset_0_serves_the_same_rows_as_the_live_one() {
+async fn rebuilt_from_offset_0_serve_and_process_agree_with_the_live_run() {
     let b = broker().await;
     let users: Vec<UserId> = (1..=150).collect();
     let producer = Producer::new(&b.bootstrap).unwrap();
@@ -524,8 +536,14 @@ async fn serve_rebuilt_from_offset_0_serves_the_same_rows_as_the_live_one() {
         .await
         .unwrap();
     let (stop_tx, stop) = watch::channel(false);
-    // The live server folds the events as they arrive (over about three seconds).
+    // The live server and processor fold the events as they arrive (over about three seconds).
     let (live_addr, live, live_task) = start_serve(&b.bootstrap, &stop).await;
+    let live_proc = Arc::new(ProcessCounters::default());
+    let live_proc_task = tokio::spawn(process::run(
+        process_cfg(&b.bootstrap, "live"),
+        stop.clone(),
+        live_proc.clone(),
+    ));
     let events = simulate::run(
         SimulateConfig {
             bootstrap: b.bootstrap.clone(),
@@ -569,8 +587,46 @@ async fn serve_rebuilt_from_offset_0_serves_the_same_rows_as_the_live_one() {
         "most users have personalised rows"
     );
 
+    // A fresh processor in a new group rebuilds every user's features into a new topic.
+    let rebuilt_topic = "user-behavior-features-rebuilt";
+    topics::create_features_topic(&b.bootstrap, rebuilt_topic)
+        .await
+        .unwrap();
+    let rebuild = Arc::new(ProcessCounters::default());
+    let rebuild_task = tokio::spawn(process::run(
+        ProcessConfig {
+            features_topic: rebuilt_topic.to_string(),
+            ..process_cfg(&b.bootstrap, "rebuild")
+        },
+        stop.clone(),
+        rebuild.clone(),
+    ));
+    let (live_features, rebuilt) = wait_for(
+        "the rebuilt features to equal the live ones for every user",
+        Duration::from_secs(90),
+        || async {
+            let a = features_in(&b.bootstrap, topics::USER_BEHAVIOR_FEATURES).await;
+            let r = features_in(&b.bootstrap, rebuilt_topic).await;
+            let all = |c: &ProcessCounters| c.applied.load(Ordering::Relaxed) == events;
+            (all(&live_proc) && all(&rebuild) && a.len() == users.len() && a == r).then_some((a, r))
+        },
+    )
+    .await;
+    assert_eq!(live_features, rebuilt);
+    assert!(
+        rebuilt.values().all(|r| r.profile.is_some()),
+        "every simulated user has a profile, joined from user-profiles"
+    );
+    eprintln!(
+        "features equal for all {} users after {} events",
+        rebuilt.len(),
+        rebuild.applied.load(Ordering::Relaxed)
+    );
+
     stop_tx.send(true).unwrap();
     live_task.await.unwrap().unwrap();
     replay_task.await.unwrap().unwrap();
+    live_proc_task.await.unwrap().unwrap();
+    rebuild_task.await.unwrap().unwrap();
     b.stop().await;
 }

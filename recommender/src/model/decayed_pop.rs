@@ -1,7 +1,7 @@
 //! `DecayedPop`: popularity where each interaction's weight halves every `half_life_ms`.
 
 use super::{interaction, Histories, ItemIndex, Model};
-use crate::event::{Event, UserId};
+use crate::event::{Event, TitleId, UserId};
 
 /// Length of one epoch cell, in half-lives: within a cell a weight grows at most 2^16-fold.
 const CELL_HALF_LIVES: i64 = 16;
@@ -87,6 +87,25 @@ impl DecayedPop {
         (k, w.round() as u128)
     }
 
+    /// Learns that `user` interacted with `title` at `t`; only a user's first interaction with a
+    /// title counts. The clock moves with every interaction, counted or not, so that it is the
+    /// same whichever of a user's interactions with a title came first.
+    pub fn learn_interaction(&mut self, user: UserId, title: TitleId, t: i64) {
+        self.now_ms = self.now_ms.max(t);
+        let Some((d, _)) = self.hist.record(user, title, t) else {
+            return;
+        };
+        let (k, w) = self.weight(t);
+        if self.cells.len() <= d as usize {
+            self.cells.resize_with(d as usize + 1, Vec::new);
+        }
+        let item = &mut self.cells[d as usize];
+        match item.binary_search_by_key(&k, |c| c.0) {
+            Ok(p) => item[p].1 = item[p].1.saturating_add(w),
+            Err(p) => item.insert(p, (k, w)),
+        }
+    }
+
     /// Takes back everything `user`'s interactions added (to fold them again); a cell whose
     /// sum reaches 0 is removed, as if never added. The clock stays where it is.
     pub fn forget(&mut self, user: UserId) {
@@ -119,25 +138,10 @@ impl Model for DecayedPop {
     }
 
     fn learn(&mut self, ev: &Event) {
-        let Some((user, title)) = interaction(ev) else {
-            return;
-        };
-        let t = ev.timestamp_ms;
-        let Some((d, _)) = self.hist.record(user, title, t) else {
-            return;
-        };
-        self.now_ms = self.now_ms.max(t);
-        let (k, w) = self.weight(t);
-        if self.cells.len() <= d as usize {
-            self.cells.resize_with(d as usize + 1, Vec::new);
-        }
-        let item = &mut self.cells[d as usize];
-        match item.binary_search_by_key(&k, |c| c.0) {
-            Ok(p) => item[p].1 = item[p].1.saturating_add(w),
-            Err(p) => item.insert(p, (k, w)),
+        if let Some((user, title)) = interaction(ev) {
+            self.learn_interaction(user, title, ev.timestamp_ms);
         }
     }
-
     fn items(&self) -> &ItemIndex {
         &self.hist.items
     }

@@ -8,9 +8,10 @@
 //! comparable across users and over time.
 //!
 //! Replay equals live: every cross-user aggregate is an exact sum (integer counts, fixed-point
-//! pair weights, [`DecayedPop`]'s fixed time grid), each user's events are folded in one
-//! canonical order (see [`UserLogs`]; a user is folded again when an event of another topic
-//! arrives late), and rankings break ties by title id. The model is therefore a function of
+//! pair weights, [`DecayedPop`]'s fixed time grid), the signals do not depend on arrival order,
+//! each user's interactions are folded in one canonical order (see [`UserLogs`]; a user's
+//! interactions are folded again when one from another topic arrives late), and rankings break
+//! ties by title id. The model is therefore a function of
 //! the events, whatever the interleaving of users, partitions and topics, as long as each
 //! user's events of one topic keep their order. [`Hybrid::snapshot`] is the canonical state.
 
@@ -19,8 +20,8 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 use super::{
-    interaction, CoCounts, DecayedPop, Histories, HybridSnapshot, ItemIndex, Model, Placed, Scored,
-    UserLogs,
+    interaction, order_key, CoCounts, DecayedPop, Histories, HybridSnapshot, ItemIndex, Model,
+    Placed, Scored, UserLogs,
 };
 use crate::catalogue::Catalogue;
 use crate::event::{Event, TitleId, UserId};
@@ -92,7 +93,8 @@ pub struct Hybrid {
     pop: DecayedPop,
     /// Per-user real-time signals.
     signals: SignalStore,
-    /// Every user's events in canonical order, to fold a user again when one arrives late.
+    /// Every user's first interaction per title in canonical order, to fold a user's
+    /// interactions again when one arrives late.
     logs: UserLogs,
     /// Latest event time learned: the model's clock.
     now_ms: i64,
@@ -202,15 +204,10 @@ impl Hybrid {
         self.best(&out, k)
     }
 
-    /// Folds one event in, its user's events before it already folded in.
-    fn apply(&mut self, ev: &Event) {
-        self.now_ms = self.now_ms.max(ev.timestamp_ms);
-        self.signals.update(ev, &self.catalogue);
-        self.pop.learn(ev);
-        let Some((user, title)) = interaction(ev) else {
-            return;
-        };
-        let Some((d, h)) = self.hist.record(user, title, ev.timestamp_ms) else {
+    /// Folds in a user's first interaction with a title, every earlier one already folded in.
+    fn apply(&mut self, user: UserId, title: TitleId, t_ms: i64) {
+        self.pop.learn_interaction(user, title, t_ms);
+        let Some((d, h)) = self.hist.record(user, title, t_ms) else {
             return;
         };
         let prior = &h.items[..h.items.len() - 1];
@@ -226,10 +223,9 @@ impl Hybrid {
         self.counts[d as usize] = self.counts[d as usize].saturating_add(1);
     }
 
-    /// Takes back everything `user`'s events contributed, then folds them again in canonical
-    /// order. Sums are integers, so taking back is exact.
+    /// Takes back everything `user`'s interactions contributed, then folds them again in
+    /// canonical order. Sums are integers, so taking back is exact.
     fn refold(&mut self, user: UserId) {
-        self.signals.restore(user, UserSignals::default());
         self.pop.forget(user);
         if let Some(h) = self.hist.remove(user) {
             for (p, &d) in h.items.iter().enumerate() {
@@ -241,11 +237,10 @@ impl Hybrid {
                 }
             }
         }
-        let events = self.logs.take(user);
-        for e in &events {
-            self.apply(e);
+        let sequence = self.logs.sequence(user).to_vec();
+        for ((t, _), title) in sequence {
+            self.apply(user, title, t);
         }
-        self.logs.put(user, events);
     }
 
     fn cooc_part(&self, user: UserId, out: &mut [f32]) {
@@ -321,13 +316,19 @@ impl Model for Hybrid {
         "Hybrid"
     }
 
-    /// Folds `ev` in; an event that belongs before some of its user's events already folded
-    /// in (another topic read in another order) makes the user's events fold again in
-    /// canonical order.
+    /// Folds `ev` in; an interaction that belongs before some of its user's interactions
+    /// already folded in (another topic read in another order) makes the user's interactions
+    /// fold again in canonical order.
     fn learn(&mut self, ev: &Event) {
-        match self.logs.insert(ev) {
-            Placed::Last => self.apply(ev),
-            Placed::Earlier => self.refold(ev.user_id),
+        self.now_ms = self.now_ms.max(ev.timestamp_ms);
+        self.signals.update(ev, &self.catalogue);
+        let Some((user, title)) = interaction(ev) else {
+            return;
+        };
+        match self.logs.insert(user, title, order_key(ev)) {
+            Placed::Last => self.apply(user, title, ev.timestamp_ms),
+            Placed::Repeat => {}
+            Placed::Earlier => self.refold(user),
         }
     }
 

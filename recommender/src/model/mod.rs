@@ -24,7 +24,7 @@ pub use hybrid::{Hybrid, HybridConfig};
 pub use item_knn::ItemKnn;
 pub use most_pop::MostPop;
 pub use snapshot::{HybridSnapshot, ItemState, UserState};
-pub use user_log::{Placed, UserLogs};
+pub use user_log::{order_key, OrderKey, Placed, UserLogs};
 
 use crate::event::{Event, EventKind, TitleId, UserId};
 
@@ -179,4 +179,4 @@ mod tests {
 }
 
 #[cfg(test)]
-mod replay_tests;
+pub(crate) mod replay_tests;

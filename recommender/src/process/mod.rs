@@ -4,8 +4,9 @@
 //! changelog: whenever it is assigned partitions, it restores state from that topic before the
 //! first record. Offsets are committed only after the feature records they produced are
 //! acknowledged, so a crash replays, and the per-user input positions skip what was already
-//! folded in. Events are enriched with the catalogue and the `user-profiles` table (both
-//! reloaded with the state).
+//! folded in. Events are enriched with the catalogue (loaded at start) and the `user-profiles`
+//! table, which the group also consumes, co-partitioned with the activity topics, so that it
+//! stays current.
 
 pub mod state;
 pub mod tables;
@@ -42,6 +43,22 @@ pub struct ProcessConfig {
     pub group: String,
     /// How often offsets are committed.
     pub commit_interval: Duration,
+    /// Where features are written and state is restored from: normally
+    /// [`topics::USER_BEHAVIOR_FEATURES`]. A new topic with a new group rebuilds every user's
+    /// features from offset 0 while `serve` keeps reading the old one.
+    pub features_topic: String,
+}
+
+impl ProcessConfig {
+    /// The production settings: the default group and features topic.
+    pub fn new(bootstrap: &str) -> ProcessConfig {
+        ProcessConfig {
+            bootstrap: bootstrap.to_string(),
+            group: GROUP.to_string(),
+            commit_interval: Duration::from_millis(500),
+            features_topic: topics::USER_BEHAVIOR_FEATURES.to_string(),
+        }
+    }
 }
 
 /// Counters a caller (tests, the status line) can read while the processor runs.
@@ -53,6 +70,8 @@ pub struct ProcessCounters {
     pub duplicates: AtomicU64,
     /// Malformed records skipped (and sent to the dead-letter topic).
     pub malformed: AtomicU64,
+    /// Records of `user-profiles` taken into the profile table.
+    pub profiles: AtomicU64,
     /// Users restored from the changelog at the last (re)load.
     pub restored: AtomicU64,
     /// Partitions currently assigned to this member.
@@ -75,12 +94,11 @@ pub async fn run(
         reassigned: reassigned.clone(),
         counters: counters.clone(),
     };
-    let consumer = group_consumer(
-        &cfg.bootstrap,
-        &cfg.group,
-        &topics::ACTIVITY_TOPICS,
-        context,
-    )?;
+    // The profile table is co-partitioned with the activity topics, so each member reads the
+    // profiles of exactly its users and keeps them current (a table, as in a stream-table join).
+    let mut inputs = topics::ACTIVITY_TOPICS.to_vec();
+    inputs.push(topics::USER_PROFILES);
+    let consumer = group_consumer(&cfg.bootstrap, &cfg.group, &inputs, context)?;
     let mut pending: BTreeMap<(String, i32), i64> = BTreeMap::new();
     let mut tick = tokio::time::interval(cfg.commit_interval);
     tracing::info!(group = %cfg.group, "processor started");
@@ -103,11 +121,18 @@ pub async fn run(
                     // users from the changelog, where the previous owners flushed it.
                     commit(&consumer, &producer, &mut pending, CommitMode::Async).await?;
                     state = ProcessorState::new(catalogue.clone(), SignalConfig::default());
-                    restore(&cfg.bootstrap, &mut state, &counters).await?;
+                    restore(&cfg, &mut state, &counters).await?;
                 }
                 let (topic, partition, offset) = (m.topic().to_string(), m.partition(), m.offset());
+                let origin = (topic.as_str(), partition, offset);
+                let outcome = if topic == topics::USER_PROFILES {
+                    let key = m.key().and_then(|k| std::str::from_utf8(k).ok()?.parse().ok());
+                    state.apply_profile(key, m.payload())
+                } else {
+                    state.apply(&topic, partition, offset, m.payload().unwrap_or_default())
+                };
                 let value = m.payload().unwrap_or_default();
-                handle(&producer, &mut state, &counters, (&topic, partition, offset), value).await?;
+                handle(&producer, &cfg.features_topic, &counters, origin, outcome, value).await?;
                 pending.insert((topic, partition), offset + 1);
             }
         }
@@ -156,18 +181,18 @@ impl ConsumerContext for RebalanceHooks {
 }
 
 async fn restore(
-    bootstrap: &str,
+    cfg: &ProcessConfig,
     state: &mut ProcessorState,
     counters: &ProcessCounters,
 ) -> Result<(), EdgeError> {
-    let records = tables::load_features(bootstrap).await?;
+    let records = tables::load_features(&cfg.bootstrap, &cfg.features_topic).await?;
     counters
         .restored
         .store(records.len() as u64, Ordering::Relaxed);
     for r in records {
         state.restore(r);
     }
-    for p in tables::load_profiles(bootstrap).await? {
+    for p in tables::load_profiles(&cfg.bootstrap).await? {
         state.set_profile(p);
     }
     tracing::info!(
@@ -177,36 +202,44 @@ async fn restore(
     Ok(())
 }
 
+/// Acts on what one input record did: writes the user's new features, counts, and copies a
+/// malformed record (`value`) to the dead-letter topic.
 async fn handle(
     producer: &Producer,
-    state: &mut ProcessorState,
+    features_topic: &str,
     counters: &ProcessCounters,
     (topic, partition, offset): (&str, i32, i64),
+    outcome: Outcome,
     value: &[u8],
 ) -> Result<(), EdgeError> {
-    match state.apply(topic, partition, offset, value) {
+    let features = match outcome {
         Outcome::Applied(rec) => {
             counters.applied.fetch_add(1, Ordering::Relaxed);
-            let json = serde_json::to_vec(&rec)?;
-            producer
-                .enqueue(
-                    topics::USER_BEHAVIOR_FEATURES,
-                    &rec.user_id.to_string(),
-                    &json,
-                )
-                .await?;
+            Some(rec)
+        }
+        Outcome::Profile(rec) => {
+            counters.profiles.fetch_add(1, Ordering::Relaxed);
+            rec
         }
         Outcome::Duplicate => {
             counters.duplicates.fetch_add(1, Ordering::Relaxed);
+            None
         }
         Outcome::Malformed(error) => {
             counters.malformed.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(topic, partition, offset, %error, "malformed event skipped");
+            tracing::warn!(topic, partition, offset, %error, "malformed record skipped");
             let origin = format!("{topic}/{partition}/{offset}");
             producer
                 .enqueue(topics::DEAD_LETTERS, &origin, value)
                 .await?;
+            None
         }
+    };
+    if let Some(rec) = features {
+        let json = serde_json::to_vec(&rec)?;
+        producer
+            .enqueue(features_topic, &rec.user_id.to_string(), &json)
+            .await?;
     }
     Ok(())
 }

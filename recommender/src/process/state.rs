@@ -21,6 +21,9 @@ pub enum Outcome {
     Applied(Box<FeatureRecord>),
     /// Already folded in before a restart; skipped.
     Duplicate,
+    /// A profile from `user-profiles`: the table changed, and the user's features with it
+    /// (`None` while no event of the user has been seen).
+    Profile(Option<Box<FeatureRecord>>),
     /// Not a valid event; skipped.
     Malformed(EventError),
 }
@@ -73,6 +76,27 @@ impl ProcessorState {
         let mut rec = FeatureRecord::new(user, sig, applied, &self.catalogue, &self.signals.config);
         rec.profile = self.profiles.get(&user).cloned();
         Some(rec)
+    }
+
+    /// Takes one record of `user-profiles` (the latest per user wins, in that topic's order);
+    /// a tombstone (no value) under a user id key removes the profile.
+    pub fn apply_profile(&mut self, key: Option<UserId>, value: Option<&[u8]>) -> Outcome {
+        let user = match (key, value) {
+            (Some(user), None) => {
+                self.profiles.remove(&user);
+                user
+            }
+            (_, Some(v)) => match serde_json::from_slice::<UserProfile>(v) {
+                Ok(p) => {
+                    let user = p.user_id;
+                    self.set_profile(p);
+                    user
+                }
+                Err(e) => return Outcome::Malformed(EventError::Malformed(e)),
+            },
+            (None, None) => return Outcome::Duplicate,
+        };
+        Outcome::Profile(self.features(user).map(Box::new))
     }
 
     /// Folds one input record in.
@@ -157,6 +181,39 @@ mod tests {
         let b = second.features(7).unwrap();
         assert_eq!(a, b);
         assert_eq!(b.summary.searches, vec![("space".to_string(), 20)]);
+    }
+
+    #[test]
+    fn the_profile_table_follows_its_topic() {
+        let cat = Arc::new(catalogue_gen::generate(1));
+        let mut s = ProcessorState::new(cat, SignalConfig::default());
+        let profile = |device: &str| {
+            format!(r#"{{"user_id":7,"home_device":"{device}","declared_genres":["Drama"]}}"#)
+        };
+        // No events yet: the table changes, but there are no features to write.
+        let p = profile("tv");
+        assert!(matches!(
+            s.apply_profile(Some(7), Some(p.as_bytes())),
+            Outcome::Profile(None)
+        ));
+        let ev = json(7, 1_000, EventKind::Search { query: "x".into() });
+        let Outcome::Applied(rec) = s.apply("search-queries", 0, 0, &ev) else {
+            panic!("the event should apply");
+        };
+        assert_eq!(rec.profile.unwrap().home_device, Device::Tv);
+        let p = profile("mobile");
+        let Outcome::Profile(Some(rec)) = s.apply_profile(Some(7), Some(p.as_bytes())) else {
+            panic!("a profile change rewrites the user's features");
+        };
+        assert_eq!(rec.profile.unwrap().home_device, Device::Mobile);
+        let Outcome::Profile(Some(rec)) = s.apply_profile(Some(7), None) else {
+            panic!("a tombstone rewrites the user's features");
+        };
+        assert!(rec.profile.is_none());
+        assert!(matches!(
+            s.apply_profile(Some(7), Some(b"{")),
+            Outcome::Malformed(_)
+        ));
     }
 
     #[test]

@@ -71,10 +71,10 @@ pub fn catalogue_of(titles: &[TitleRecord]) -> Catalogue {
 }
 
 /// The latest feature record of every user in `user-behavior-features`.
-pub async fn load_features(bootstrap: &str) -> Result<Vec<FeatureRecord>, EdgeError> {
+pub async fn load_features(bootstrap: &str, topic: &str) -> Result<Vec<FeatureRecord>, EdgeError> {
     let mut latest: HashMap<UserId, Option<FeatureRecord>> = HashMap::new();
     let mut bad = 0usize;
-    for r in read_to_end(bootstrap, topics::USER_BEHAVIOR_FEATURES).await? {
+    for r in read_to_end(bootstrap, topic).await? {
         let Some(user) = r.key_id() else {
             bad += 1;
             continue;

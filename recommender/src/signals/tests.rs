@@ -279,3 +279,49 @@ fn store_keeps_users_apart() {
     assert!(!store.user(7).unwrap().finished(2));
     assert!(store.user(9).is_none());
 }
+
+#[test]
+fn signals_do_not_depend_on_how_topics_interleave() {
+    use crate::model::replay_tests::{shuffled, stream};
+    use crate::topics;
+    let (cat, live) = stream();
+    let fold = |events: &[Event]| {
+        let mut store = SignalStore::new(SignalConfig::default());
+        events.iter().for_each(|e| store.update(e, &cat));
+        store
+    };
+    let reference = fold(&live);
+    let topic_order = |events: &[Event]| -> Vec<(UserId, &'static str)> {
+        events
+            .iter()
+            .map(|e| (e.user_id, topics::topic_for(&e.kind)))
+            .collect()
+    };
+    let mut users_reordered = 0;
+    for seed in 1..=4 {
+        // Each user's events of one topic keep their order, as in one Kafka partition.
+        let replay = shuffled(&live, seed, |e| (e.user_id, topics::topic_for(&e.kind)));
+        let other = fold(&replay);
+        for (u, sig) in reference.by_user() {
+            let mine = |evs: &[Event]| -> Vec<&'static str> {
+                topic_order(evs)
+                    .into_iter()
+                    .filter(|(x, _)| *x == u)
+                    .map(|(_, t)| t)
+                    .collect()
+            };
+            if mine(&live) != mine(&replay) {
+                users_reordered += 1;
+            }
+            assert_eq!(
+                serde_json::to_string(other.user(u).unwrap()).unwrap(),
+                serde_json::to_string(sig).unwrap(),
+                "signals of user {u}, seed {seed}"
+            );
+        }
+    }
+    assert!(
+        users_reordered > 100,
+        "the interleavings should reorder most users' topics ({users_reordered})"
+    );
+}

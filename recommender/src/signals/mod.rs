@@ -3,12 +3,28 @@
 //! genre affinity with exponential time decay, recency, device and time-of-day habits, titles in
 //! progress and titles finished.
 //!
+//! Kafka keeps a user's events in order within one topic only. A user's play, their rating of
+//! the title and their clicks travel on three topics, and a live run and a replay from offset 0
+//! read those topics interleaved differently. So the state is built in two parts:
+//! - what comes from `play-events` alone (binge, positions, abandonment, finishing by playback)
+//!   is folded in that topic's order, which every reader sees the same;
+//! - what several topics feed (genre affinity, recency, searches, counts, ratings) is kept in a
+//!   form that does not depend on arrival order: integer sums, maxima, sets, and windows cut at
+//!   the newest event time seen.
+//!
+//! Views that combine the two (finished, abandoned, in progress) are worked out when read.
+//! A replay therefore rebuilds exactly the live state.
+//!
 //! Thread-safety: plain data with `&mut self` updates; the owner serialises access (one
 //! partition consumer per store, or a lock around it).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+mod affinity;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::{Deserialize, Serialize};
+
+use affinity::Affinity;
 
 use crate::catalogue::{Catalogue, GenreId, TitleKind};
 use crate::event::{Device, Event, EventKind, TitleId, UserId};
@@ -96,55 +112,29 @@ pub struct InProgress {
     pub updated_ms: i64,
 }
 
-/// An exponentially decayed quantity, stored at its last update time.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
-struct Decayed {
-    value: f64,
-    at_ms: i64,
-}
-
-impl Decayed {
-    fn value_at(&self, now_ms: i64, half_life_ms: i64) -> f64 {
-        self.value * decay(now_ms - self.at_ms, half_life_ms)
-    }
-
-    fn add(&mut self, w: f64, t_ms: i64, half_life_ms: i64) {
-        if t_ms >= self.at_ms {
-            self.value = self.value_at(t_ms, half_life_ms) + w;
-            self.at_ms = t_ms;
-        } else {
-            // A late event: decay its weight to the stored time rather than moving time back.
-            self.value += w * decay(self.at_ms - t_ms, half_life_ms);
-        }
-    }
-}
-
-/// 2^(-dt / half_life); no decay for negative `dt` (a query before the last update).
-fn decay(dt_ms: i64, half_life_ms: i64) -> f64 {
-    if dt_ms <= 0 || half_life_ms <= 0 {
-        return 1.0;
-    }
-    (-(dt_ms as f64) / half_life_ms as f64 * std::f64::consts::LN_2).exp()
-}
-
 /// Everything known about one user's recent behaviour. Serialisable so that the stream
 /// processor can write it to its compacted changelog and restore it after a restart.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct UserSignals {
-    /// Decayed affinity per genre.
-    genres: BTreeMap<GenreId, Decayed>,
-    /// Distinct titles, most recent first, with the time of the last interaction.
-    recent: VecDeque<(TitleId, i64)>,
-    /// Searches inside the window: (time, normalised query).
-    searches: VecDeque<(i64, String)>,
-    /// Current binge streak, if any.
+    /// Decayed affinity per genre (order-free sums).
+    genres: BTreeMap<GenreId, Affinity>,
+    /// Distinct titles with the time of their latest interaction, most recent first (ties by
+    /// title): the top of that order over every event, whatever order they came in.
+    recent: Vec<(TitleId, i64)>,
+    /// Searches inside the window before the newest event: (time, normalised query), ascending.
+    searches: Vec<(i64, String)>,
+    /// Current binge streak, if any (`play-events` order).
     binge: Option<BingeStreak>,
-    /// Titles stopped early and never finished, with when.
+    /// Titles stopped early while not finished by playback, with when (`play-events` order).
     abandoned: BTreeMap<TitleId, i64>,
-    /// Titles started and not finished.
+    /// Titles started and not finished by playback (`play-events` order).
     in_progress: BTreeMap<TitleId, InProgress>,
-    /// Titles finished (completed, watched past the threshold, or rated).
-    finished: BTreeSet<TitleId>,
+    /// Titles finished by playback: completed or watched past the threshold.
+    #[serde(rename = "finished")]
+    played_through: BTreeSet<TitleId>,
+    /// Titles rated (a rating means the user saw the title).
+    #[serde(default)]
+    rated: BTreeSet<TitleId>,
     /// Events per device.
     devices: BTreeMap<Device, u32>,
     /// Events per part of the day.
@@ -215,29 +205,37 @@ impl UserSignals {
 
     /// Whether the user gave up on the title early and never finished it.
     pub fn abandoned(&self, title: TitleId) -> bool {
-        self.abandoned.contains_key(&title)
+        self.abandoned.contains_key(&title) && !self.rated.contains(&title)
     }
 
     /// The titles abandoned early and never finished, ascending.
     pub fn abandoned_titles(&self) -> impl Iterator<Item = TitleId> + '_ {
-        self.abandoned.keys().copied()
+        self.abandoned
+            .keys()
+            .copied()
+            .filter(|t| !self.rated.contains(t))
     }
 
     /// Titles started and not finished, most recently updated first.
     pub fn in_progress(&self) -> Vec<(TitleId, InProgress)> {
-        let mut v: Vec<_> = self.in_progress.iter().map(|(t, p)| (*t, *p)).collect();
+        let mut v: Vec<_> = self
+            .in_progress
+            .iter()
+            .filter(|(t, _)| !self.rated.contains(t))
+            .map(|(t, p)| (*t, *p))
+            .collect();
         v.sort_by(|a, b| b.1.updated_ms.cmp(&a.1.updated_ms).then(a.0.cmp(&b.0)));
         v
     }
 
-    /// Whether the user finished the title.
+    /// Whether the user finished the title: played it through, or rated it.
     pub fn finished(&self, title: TitleId) -> bool {
-        self.finished.contains(&title)
+        self.played_through.contains(&title) || self.rated.contains(&title)
     }
 
     /// The titles finished, ascending.
     pub fn finished_titles(&self) -> impl Iterator<Item = TitleId> + '_ {
-        self.finished.iter().copied()
+        self.played_through.union(&self.rated).copied()
     }
 
     /// The device used most often (ties: the smaller enum value).
@@ -285,11 +283,11 @@ impl UserSignals {
         let t = ev.timestamp_ms;
         *self.devices.entry(ev.device).or_insert(0) += 1;
         self.day_parts[DayPart::of(t).index()] += 1;
-        self.last_event_ms = Some(self.last_event_ms.map_or(t, |l| l.max(t)));
-        self.searches
-            .retain(|(s, _)| *s > t.saturating_sub(cfg.search_window_ms));
+        let newest = self.last_event_ms.map_or(t, |l| l.max(t));
+        self.last_event_ms = Some(newest);
+        self.forget_before(newest, cfg);
         match &ev.kind {
-            EventKind::Search { query } => self.searches.push_back((t, normalise_query(query))),
+            EventKind::Search { query } => self.search(t, normalise_query(query), newest, cfg),
             EventKind::Play { title_id } | EventKind::Resume { title_id } => {
                 self.touch(*title_id, t, cfg);
                 self.genre_weight(*title_id, 0.3, t, cat, cfg);
@@ -316,7 +314,7 @@ impl UserSignals {
                 position_ms,
             } => {
                 self.set_position(*title_id, *position_ms, None, t, cfg);
-                if *position_ms < cfg.abandon_before_ms && !self.finished(*title_id) {
+                if *position_ms < cfg.abandon_before_ms && !self.played_through.contains(title_id) {
                     self.abandoned.insert(*title_id, t);
                     self.in_progress.remove(title_id);
                     self.genre_weight(*title_id, -0.5, t, cat, cfg);
@@ -324,13 +322,13 @@ impl UserSignals {
             }
             EventKind::Completed { title_id } => {
                 self.touch(*title_id, t, cfg);
-                self.finish(*title_id);
+                self.play_through(*title_id);
                 self.genre_weight(*title_id, 1.0, t, cat, cfg);
                 self.watch_episode(*title_id, t, cat, cfg);
             }
             EventKind::Rating { title_id, value } => {
                 self.touch(*title_id, t, cfg);
-                self.finish(*title_id);
+                self.rated.insert(*title_id);
                 self.genre_weight(*title_id, f64::from(*value) / 5.0, t, cat, cfg);
             }
             EventKind::Click { title_id, .. } => {
@@ -340,14 +338,40 @@ impl UserSignals {
         }
     }
 
+    /// Forgets what fell out of the windows once an event at `newest` has been seen. The cut
+    /// depends only on the newest time, which only grows, so every arrival order forgets the
+    /// same things (an event already behind the cut when it arrives is dropped the same way).
+    fn forget_before(&mut self, newest: i64, cfg: &SignalConfig) {
+        let from = newest.saturating_sub(cfg.search_window_ms);
+        self.searches.retain(|(s, _)| *s > from);
+        let oldest = affinity::oldest_cell(newest, cfg.genre_half_life_ms);
+        self.genres.retain(|_, a| !a.prune(oldest));
+    }
+
+    fn search(&mut self, t: i64, query: String, newest: i64, cfg: &SignalConfig) {
+        if t <= newest.saturating_sub(cfg.search_window_ms) {
+            return;
+        }
+        let item = (t, query);
+        let at = self.searches.partition_point(|s| *s <= item);
+        self.searches.insert(at, item);
+    }
+
+    /// Keeps the title's latest interaction time, and the `recent_titles` titles with the
+    /// latest times (ties by title). A title pushed out cannot come back with an older time, so
+    /// the result is the same for any arrival order.
     fn touch(&mut self, title: TitleId, t: i64, cfg: &SignalConfig) {
-        self.recent.retain(|(x, _)| *x != title);
-        self.recent.push_front((title, t));
+        match self.recent.iter_mut().find(|(x, _)| *x == title) {
+            Some(entry) => entry.1 = entry.1.max(t),
+            None => self.recent.push((title, t)),
+        }
+        self.recent
+            .sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         self.recent.truncate(cfg.recent_titles);
     }
 
-    fn finish(&mut self, title: TitleId) {
-        self.finished.insert(title);
+    fn play_through(&mut self, title: TitleId) {
+        self.played_through.insert(title);
         self.in_progress.remove(&title);
         self.abandoned.remove(&title);
     }
@@ -360,7 +384,7 @@ impl UserSignals {
         t: i64,
         cfg: &SignalConfig,
     ) {
-        if self.finished(title) {
+        if self.played_through.contains(&title) {
             return;
         }
         let entry = self.in_progress.entry(title).or_insert(InProgress {
@@ -373,7 +397,7 @@ impl UserSignals {
         entry.updated_ms = t;
         if let Some(d) = entry.duration_ms {
             if d > 0 && pos as f64 >= cfg.finished_fraction * d as f64 {
-                self.finish(title);
+                self.play_through(title);
             }
         }
     }
@@ -386,6 +410,10 @@ impl UserSignals {
         cat: &Catalogue,
         cfg: &SignalConfig,
     ) {
+        let newest = self.last_event_ms.unwrap_or(t);
+        if !affinity::kept(t, newest, cfg.genre_half_life_ms) {
+            return;
+        }
         for g in cat.genres_of(series_of(title, cat)) {
             self.genres
                 .entry(*g)
@@ -491,5 +519,4 @@ impl SignalStore {
 }
 
 #[cfg(test)]
-#[path = "signals_tests.rs"]
 mod tests;
