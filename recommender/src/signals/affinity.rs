@@ -8,6 +8,7 @@
 //! weights. Decaying to "now" happens when the value is read.
 
 use serde::{Deserialize, Deserializer, Serialize};
+use smallvec::SmallVec;
 
 /// Cell length in half-lives: within one cell a weight grows at most 2^8-fold.
 const CELL_HALF_LIVES: i64 = 8;
@@ -22,10 +23,12 @@ const FRACTION_BITS: i32 = 32;
 /// only grows, every arrival order drops the same cells.
 const CELLS_KEPT_BEHIND: i64 = 4;
 
-/// Decayed affinity for one genre: fixed-point sums per time cell, cells ascending.
+/// Decayed affinity for one genre: fixed-point sums per time cell, cells ascending. Nearly
+/// always one cell (a cell spans 8 half-lives), kept inline so that a user's genres cost no
+/// allocation each.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub(super) struct Affinity {
-    cells: Vec<(i64, i64)>,
+    cells: SmallVec<[(i64, i64); 1]>,
 }
 
 fn cell_ms(half_life_ms: i64) -> i64 {
@@ -82,7 +85,7 @@ impl Affinity {
 #[derive(Deserialize)]
 #[serde(untagged)]
 enum Stored {
-    Cells { cells: Vec<(i64, i64)> },
+    Cells { cells: SmallVec<[(i64, i64); 1]> },
     Legacy { value: f64, at_ms: i64 },
 }
 
