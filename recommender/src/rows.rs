@@ -4,14 +4,21 @@
 //! Rows, in order: "Continue Watching", "Top Picks for You", "Because You Watched X",
 //! "Trending Now", "More {genre}". Titles the user finished or abandoned never appear, and a
 //! title appears in at most one row.
+//!
+//! The personalised picks are re-ranked for the viewer's context (device and part of the day):
+//! each score is multiplied by the title's context lift (see [`ContextStats`]) raised to
+//! [`RowConfig::context_weight`]. Without a context given, it is the user's usual device at
+//! the model's current time.
+//!
+//! [`ContextStats`]: crate::model::ContextStats
 
 use std::collections::BTreeSet;
 
 use serde::Serialize;
 
 use crate::catalogue::TitleKind;
-use crate::event::{TitleId, UserId};
-use crate::model::{Hybrid, Model};
+use crate::event::{Device, TitleId, UserId};
+use crate::model::{Context, Hybrid, Model, Scored};
 use crate::signals::UserSignals;
 
 /// How big the page is.
@@ -23,6 +30,10 @@ pub struct RowConfig {
     pub genre_rows: usize,
     /// Hybrid candidates considered for the personalised rows.
     pub candidates: usize,
+    /// Exponent of the context lift in the re-ranking (0 = ignore the context).
+    pub context_weight: f64,
+    /// Lift from which a pick with no better reason says it is popular in this context.
+    pub context_reason_lift: f64,
 }
 
 impl Default for RowConfig {
@@ -31,6 +42,8 @@ impl Default for RowConfig {
             per_row: 10,
             genre_rows: 2,
             candidates: 300,
+            context_weight: 1.0,
+            context_reason_lift: 1.15,
         }
     }
 }
@@ -55,8 +68,46 @@ pub struct Row {
     pub items: Vec<RowItem>,
 }
 
-/// Builds the page for `user`. Rows with no title are left out.
+/// Builds the page for `user` in their usual context. Rows with no title are left out.
 pub fn build_rows(model: &Hybrid, user: UserId, cfg: &RowConfig) -> Vec<Row> {
+    build_rows_in(model, user, cfg, None)
+}
+
+/// The context a page is built for when the request names none: the user's usual device
+/// (a TV for a new user) at the model's current time.
+pub fn usual_context(model: &Hybrid, user: UserId) -> Context {
+    let device = model
+        .user_signals(user)
+        .and_then(|s| s.usual_device())
+        .unwrap_or(Device::Tv);
+    Context::at(device, model.now_ms())
+}
+
+/// The model's candidates re-ranked for `ctx`, best first (ties to the lower title id).
+fn in_context(model: &Hybrid, picks: Vec<Scored>, ctx: Context, cfg: &RowConfig) -> Vec<Scored> {
+    if cfg.context_weight == 0.0 {
+        return picks;
+    }
+    let mut v: Vec<Scored> = picks
+        .into_iter()
+        .map(|p| Scored {
+            title: p.title,
+            score: p.score * model.context_lift(p.title, ctx).powf(cfg.context_weight) as f32,
+        })
+        .collect();
+    v.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.title.cmp(&b.title)));
+    v
+}
+
+/// Builds the page for `user` in `ctx` (their usual context when `None`). Rows with no title
+/// are left out.
+pub fn build_rows_in(
+    model: &Hybrid,
+    user: UserId,
+    cfg: &RowConfig,
+    ctx: Option<Context>,
+) -> Vec<Row> {
+    let ctx = ctx.unwrap_or_else(|| usual_context(model, user));
     let sig = model.user_signals(user);
     let mut used: BTreeSet<TitleId> = BTreeSet::new();
     let mut exclude: Vec<TitleId> = Vec::new();
@@ -82,7 +133,12 @@ pub fn build_rows(model: &Hybrid, user: UserId, cfg: &RowConfig) -> Vec<Row> {
         );
     }
 
-    let picks = model.recommend(user, cfg.candidates, &exclude);
+    let picks = in_context(
+        model,
+        model.recommend(user, cfg.candidates, &exclude),
+        ctx,
+        cfg,
+    );
     let recent: Vec<TitleId> =
         sig.map_or(Vec::new(), |s| s.recent_titles().map(|(t, _)| t).collect());
     let top: Vec<RowItem> = picks
@@ -90,7 +146,7 @@ pub fn build_rows(model: &Hybrid, user: UserId, cfg: &RowConfig) -> Vec<Row> {
         .take(cfg.per_row * 2)
         .map(|p| RowItem {
             title_id: p.title,
-            reason: pick_reason(model, p.title, &recent),
+            reason: pick_reason(model, p.title, &recent, ctx, cfg),
         })
         .collect();
     // Without any history the picks would only repeat "Trending Now".
@@ -214,8 +270,15 @@ fn continue_watching(model: &Hybrid, s: &UserSignals) -> Vec<RowItem> {
     items
 }
 
-/// Why a top pick is there: the recent title it is most similar to, else its popularity.
-fn pick_reason(model: &Hybrid, title: TitleId, recent: &[TitleId]) -> String {
+/// Why a top pick is there: the recent title it is most similar to, else its popularity in
+/// this context, else its popularity.
+fn pick_reason(
+    model: &Hybrid,
+    title: TitleId,
+    recent: &[TitleId],
+    ctx: Context,
+    cfg: &RowConfig,
+) -> String {
     let cat = model.catalogue();
     let best = recent
         .iter()
@@ -231,6 +294,9 @@ fn pick_reason(model: &Hybrid, title: TitleId, recent: &[TitleId]) -> String {
             "Because you watched {}",
             cat.get(r).map_or("something similar", |t| t.name.as_str())
         ),
+        None if model.context_lift(title, ctx) >= cfg.context_reason_lift => {
+            format!("Popular {}", ctx.describe())
+        }
         None => "Popular with viewers right now".to_string(),
     }
 }

@@ -176,3 +176,46 @@ fn cold_user_gets_trending_only() {
         "deterministic"
     );
 }
+
+#[test]
+fn top_picks_follow_the_viewers_context() {
+    // Everyone watches the films on TV and the episodes on the phone.
+    let on = |device: Device, mut e: Event| {
+        e.device = device;
+        e
+    };
+    let mut m = Hybrid::new(
+        Arc::new(catalogue()),
+        HybridConfig::default(),
+        SignalConfig::default(),
+    );
+    for (n, u) in (1..=30).enumerate() {
+        let t = n as i64 * 10 * MIN;
+        m.learn(&on(Device::Tv, done(u, t, 5)));
+        m.learn(&on(Device::Tv, done(u, t + MIN, 6)));
+        m.learn(&on(Device::Mobile, done(u, t + 2 * MIN, 101)));
+        m.learn(&on(Device::Mobile, done(u, t + 3 * MIN, 102)));
+    }
+    m.learn(&on(Device::Tv, done(500, 400 * MIN, 5)));
+    let cfg = RowConfig::default();
+    let first_pick = |ctx: Option<Context>| {
+        let rows = build_rows_in(&m, 500, &cfg, ctx);
+        let top = rows.iter().find(|r| r.id == "top_picks").unwrap();
+        (top.items[0].title_id, top.items[0].reason.clone())
+    };
+    let evening = 20 * 60 * MIN;
+    let (tv_pick, _) = first_pick(Some(Context::at(Device::Tv, evening)));
+    let (phone_pick, reason) = first_pick(Some(Context::at(Device::Mobile, evening)));
+    assert_eq!(tv_pick, 6, "the next film on TV");
+    assert_eq!(phone_pick, 101, "the episode on the phone");
+    assert_eq!(reason, "Because you watched Movie 5");
+    // Without a context, the user's usual device (TV) decides.
+    assert_eq!(first_pick(None).0, 6);
+    let flat = RowConfig {
+        context_weight: 0.0,
+        ..RowConfig::default()
+    };
+    let rows = build_rows_in(&m, 500, &flat, Some(Context::at(Device::Mobile, evening)));
+    let top = rows.iter().find(|r| r.id == "top_picks").unwrap();
+    assert_eq!(top.items[0].title_id, 6, "weight 0 ignores the context");
+}

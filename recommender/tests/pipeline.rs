@@ -265,6 +265,23 @@ async fn sci_fi_binge_rises_in_top_picks_and_malformed_events_are_skipped() {
         started.elapsed()
     );
 
+    // The viewing context: asked for, it is used and reported; nonsense is a 400.
+    let (status, body) = http::get(addr, &format!("/users/{user}/rows?device=mobile&hour=8"))
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{body}");
+    let page: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(page["context"]["device"], "mobile");
+    assert_eq!(page["context"]["day_part"], "morning");
+    let (_, page) = sci_fi_share(addr, user).await;
+    assert_eq!(page["context"]["device"], "tv", "the user's usual device");
+    for bad in ["device=toaster", "hour=24", "hour=x"] {
+        let (status, _) = http::get(addr, &format!("/users/{user}/rows?{bad}"))
+            .await
+            .unwrap();
+        assert_eq!(status, 400, "{bad}");
+    }
+
     // The processor's features reach serve through the compacted topic.
     wait_for(
         "the binge in the user's features",

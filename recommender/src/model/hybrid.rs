@@ -4,6 +4,9 @@
 //! - recency-decayed popularity ("what is being watched now");
 //! - the user's decayed genre affinity from the real-time signals.
 //!
+//! Beside them it counts what is watched in which context (device × part of the day,
+//! [`ContextStats`]), which the row builder uses to re-rank for the viewer's current context.
+//!
 //! Each part is scaled to a maximum of 1 for the user before blending, so the weights are
 //! comparable across users and over time.
 //!
@@ -20,8 +23,8 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 use super::{
-    interaction, order_key, CoCounts, DecayedPop, Histories, HybridSnapshot, ItemIndex, Model,
-    Placed, Scored, UserLogs,
+    interaction, order_key, CoCounts, Context, ContextStats, DecayedPop, Histories, HybridSnapshot,
+    ItemIndex, Model, Placed, Scored, UserLogs,
 };
 use crate::catalogue::Catalogue;
 use crate::event::{Event, TitleId, UserId};
@@ -93,6 +96,8 @@ pub struct Hybrid {
     pop: DecayedPop,
     /// Per-user real-time signals.
     signals: SignalStore,
+    /// Interactions per context and title feature.
+    context: ContextStats,
     /// Every user's first interaction per title in canonical order, to fold a user's
     /// interactions again when one arrives late.
     logs: UserLogs,
@@ -112,6 +117,7 @@ impl Hybrid {
             counts: Vec::new(),
             item_genres: Vec::new(),
             signals: SignalStore::new(signal_cfg),
+            context: ContextStats::default(),
             logs: UserLogs::default(),
             now_ms: 0,
         }
@@ -125,6 +131,11 @@ impl Hybrid {
     /// One user's signals.
     pub fn user_signals(&self, user: UserId) -> Option<&UserSignals> {
         self.signals.user(user)
+    }
+
+    /// How much more likely `title` is watched in `ctx` than overall (1 = no difference).
+    pub fn context_lift(&self, title: TitleId, ctx: Context) -> f64 {
+        self.context.lift(title, ctx, &self.catalogue)
     }
 
     /// The catalogue.
@@ -325,6 +336,8 @@ impl Model for Hybrid {
         let Some((user, title)) = interaction(ev) else {
             return;
         };
+        let ctx = Context::at(ev.device, ev.timestamp_ms);
+        self.context.learn(title, ctx, &self.catalogue);
         match self.logs.insert(user, title, order_key(ev)) {
             Placed::Last => self.apply(user, title, ev.timestamp_ms),
             Placed::Repeat => {}

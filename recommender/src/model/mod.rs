@@ -8,6 +8,7 @@
 //! Thread-safety of every model: plain data, `learn` takes `&mut self` and `recommend` `&self`;
 //! the owner serialises writers (e.g. one consumer task, or an `RwLock` around the model).
 
+mod context;
 mod cooc;
 mod decayed_pop;
 mod history;
@@ -17,6 +18,7 @@ mod most_pop;
 mod snapshot;
 mod user_log;
 
+pub use context::{Context, ContextStats};
 pub use cooc::CoCounts;
 pub use decayed_pop::DecayedPop;
 pub use history::{Histories, ItemIndex, UserHistory};

@@ -24,8 +24,22 @@ pub struct Request {
     pub method: String,
     /// The path without the query string.
     pub path: String,
+    /// The query string (after `?`), empty when there is none.
+    pub query: String,
     /// The body.
     pub body: Vec<u8>,
+}
+
+impl Request {
+    /// The value of query parameter `name` (no percent-decoding: the parameters this server
+    /// takes are plain words and numbers).
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.query
+            .split('&')
+            .filter_map(|kv| kv.split_once('='))
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v)
+    }
 }
 
 /// Why a request could not be read; each maps to a status code.
@@ -70,7 +84,8 @@ async fn read_inner(stream: &mut TcpStream) -> Result<Request, BadRequest> {
     let mut first = lines.next().unwrap_or_default().split(' ');
     let method = first.next().unwrap_or_default().to_string();
     let target = first.next().ok_or(BadRequest::Malformed("request line"))?;
-    let path = target.split('?').next().unwrap_or_default().to_string();
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let (path, query) = (path.to_string(), query.to_string());
     let mut length = 0usize;
     for line in lines {
         if let Some((name, value)) = line.split_once(':') {
@@ -97,7 +112,12 @@ async fn read_inner(stream: &mut TcpStream) -> Result<Request, BadRequest> {
         body.extend_from_slice(&chunk[..n]);
     }
     body.truncate(length);
-    Ok(Request { method, path, body })
+    Ok(Request {
+        method,
+        path,
+        query,
+        body,
+    })
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {

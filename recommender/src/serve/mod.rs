@@ -26,12 +26,13 @@ use tokio::sync::{broadcast, watch};
 
 use crate::consumer::{assign_from_start, high_watermarks};
 use crate::error::EdgeError;
-use crate::event::{Event, UserId};
+use crate::event::{Device, Event, UserId};
 use crate::process::tables::load_catalogue;
 use crate::producer::Producer;
+use crate::signals::DayPart;
 use crate::topics;
 use http::{BadRequest, Request, Response};
-use state::ServeState;
+use state::{ContextAsked, ServeState};
 
 const PAGE: &str = include_str!("page.html");
 
@@ -225,18 +226,46 @@ async fn route(
                 "titles": state.catalogue.len(),
             }),
         ),
-        ("GET", ["users", id, "rows"]) => match id.parse::<UserId>() {
-            Ok(user) => {
-                let page = state.page(user);
+        ("GET", ["users", id, "rows"]) => match (id.parse::<UserId>(), context_of(req)) {
+            (Ok(user), Ok(ctx)) => {
+                let page = state.page_in(user, ctx);
                 served(producer, user, &page).await;
                 Response::json(200, &page)
             }
-            Err(_) => Response::error(400, "user id must be an unsigned integer"),
+            (Err(_), _) => Response::error(400, "user id must be an unsigned integer"),
+            (_, Err(msg)) => Response::error(400, msg),
         },
         ("POST", ["users", id, "events"]) => post_event(id, &req.body, producer).await,
         (_, ["users", _, "rows" | "events"]) => Response::error(405, "method not allowed"),
         _ => Response::error(404, "not found"),
     }
+}
+
+/// The viewing context a rows request asks for: `device` (tv, mobile, tablet, web, console)
+/// and `hour` (0-23, UTC), each optional.
+fn context_of(req: &Request) -> Result<ContextAsked, &'static str> {
+    let device = match req.param("device") {
+        None => None,
+        Some(d) => Some(
+            serde_json::from_value::<Device>(json!(d))
+                .ok()
+                .filter(|d| *d != Device::Other)
+                .ok_or("device must be one of tv, mobile, tablet, web, console")?,
+        ),
+    };
+    let hour = match req.param("hour") {
+        None => None,
+        Some(h) => Some(
+            h.parse::<i64>()
+                .ok()
+                .filter(|h| (0..24).contains(h))
+                .ok_or("hour must be 0 to 23")?,
+        ),
+    };
+    Ok(ContextAsked {
+        device,
+        day_part: hour.map(|h| DayPart::of(h * 3_600_000)),
+    })
 }
 
 /// Produces the served set to `recommendations` (impressions for the feedback loop).

@@ -13,14 +13,27 @@ use serde_json::{json, Value};
 use tokio::sync::broadcast;
 
 use crate::catalogue::Catalogue;
+use crate::event::Device;
 use crate::event::{Event, UserId};
 use crate::features::{FeatureRecord, FeatureSummary, UserProfile};
+use crate::model::Context;
 use crate::model::{Hybrid, HybridConfig, Model};
-use crate::rows::{build_rows, RowConfig};
+use crate::rows::{build_rows_in, usual_context, RowConfig};
+use crate::signals::DayPart;
 use crate::signals::SignalConfig;
 
 /// A user's latest features as served: update time, summary, profile.
 type LatestFeatures = (i64, FeatureSummary, Option<UserProfile>);
+
+/// What a request says of its viewing context; what it leaves out is the user's usual device
+/// and the model's current time.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ContextAsked {
+    /// The device asking.
+    pub device: Option<Device>,
+    /// The part of the day.
+    pub day_part: Option<DayPart>,
+}
 
 /// The server's shared state.
 #[derive(Debug)]
@@ -88,11 +101,28 @@ impl ServeState {
         let _ = self.updates.send(rec.user_id);
     }
 
-    /// The user's home page as JSON: rows with title names and reasons, and their features.
+    /// The user's home page as JSON in their usual context.
     pub fn page(&self, user: UserId) -> Value {
-        let (rows, now_ms) = match self.model.read() {
-            Ok(m) => (build_rows(&m, user, &self.rows), m.now_ms()),
-            Err(_) => (Vec::new(), 0),
+        self.page_in(user, ContextAsked::default())
+    }
+
+    /// The user's home page as JSON: rows with title names and reasons for the context asked,
+    /// the context used, and the user's features.
+    pub fn page_in(&self, user: UserId, asked: ContextAsked) -> Value {
+        let (rows, now_ms, ctx) = match self.model.read() {
+            Ok(m) => {
+                let usual = usual_context(&m, user);
+                let ctx = Context {
+                    device: asked.device.unwrap_or(usual.device),
+                    day_part: asked.day_part.unwrap_or(usual.day_part),
+                };
+                (
+                    build_rows_in(&m, user, &self.rows, Some(ctx)),
+                    m.now_ms(),
+                    Some(ctx),
+                )
+            }
+            Err(_) => (Vec::new(), 0, None),
         };
         let features = self
             .features
@@ -122,6 +152,10 @@ impl ServeState {
         json!({
             "user_id": user,
             "model_time_ms": now_ms,
+            "context": ctx.map(|c| json!({
+                "device": c.device,
+                "day_part": format!("{:?}", c.day_part).to_lowercase(),
+            })),
             "rows": rows,
             "features": features.map(|(t, s, p)| json!({ "updated_ms": t, "summary": s, "profile": p })),
         })

@@ -1,6 +1,7 @@
 //! Simulated users and the pure, seeded generator of their activity: sessions on a device at a
-//! time of day, binges on series, abandoned films outside their taste, repeated searches,
-//! slowly drifting tastes, and clicks on the rows they were served.
+//! time of day (more episodes on phones and tablets, more films on TVs and consoles), binges on
+//! series, abandoned films outside their taste, repeated searches, slowly drifting tastes, and
+//! clicks on the rows they were served.
 
 use std::collections::HashMap;
 
@@ -50,6 +51,8 @@ pub struct Simulator {
     offered: HashMap<UserId, Vec<(String, Vec<TitleId>)>>,
     /// Simulated time between two events of one action.
     event_gap_ms: i64,
+    /// The device of the action under way (one action, one device).
+    device: Device,
 }
 
 impl Simulator {
@@ -77,6 +80,7 @@ impl Simulator {
             now_ms: start_ms,
             offered: HashMap::new(),
             event_gap_ms: 1_000,
+            device: Device::Tv,
         }
     }
 
@@ -127,6 +131,17 @@ impl Simulator {
         }
         let mut out = Vec::new();
         let user = self.users[i].id;
+        self.device = if self.rng.chance(0.8) {
+            self.users[i].device
+        } else {
+            DEVICES[self.rng.below(DEVICES.len())]
+        };
+        // Context shapes the choice: episodes on phones and tablets, films on the big screen.
+        let episode_until = match self.device {
+            Device::Mobile | Device::Tablet => 0.70,
+            Device::Tv | Device::Console => 0.45,
+            _ => 0.55,
+        };
         let roll = self.rng.unit();
         if let Some(rows) = self.offered.remove(&user) {
             if self.click_offered(i, &rows, &mut out) {
@@ -143,7 +158,7 @@ impl Simulator {
                 },
             );
             out.push(e);
-        } else if roll < 0.55 {
+        } else if roll < episode_until {
             self.episode(i, &mut out);
         } else if roll < 0.92 {
             self.movie(i, &mut out);
@@ -156,16 +171,10 @@ impl Simulator {
     fn ev(&mut self, i: usize, kind: EventKind) -> Event {
         // Events of one action are a few simulated seconds apart, in order.
         self.now_ms += self.event_gap_ms;
-        let u = &self.users[i];
-        let device = if self.rng.chance(0.8) {
-            u.device
-        } else {
-            DEVICES[self.rng.below(DEVICES.len())]
-        };
         Event {
             schema_version: SCHEMA_VERSION,
-            user_id: u.id,
-            device,
+            user_id: self.users[i].id,
+            device: self.device,
             timestamp_ms: self.now_ms,
             kind,
         }
