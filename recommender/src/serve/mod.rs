@@ -2,9 +2,11 @@
 //!
 //! - `GET /` — the web page (act as a user, watch the rows change live).
 //! - `GET /titles` — the catalogue.
-//! - `GET /users/{id}/rows` — the user's rows; the served set is produced to `recommendations`.
+//! - `GET /users/{id}/rows[?device=mobile&hour=8]` — the user's rows for a viewing context
+//!   (default: their usual device, now); the served set is produced to `recommendations`.
 //! - `POST /users/{id}/events` — one event in the documented schema, produced to its topic.
-//! - `GET /users/{id}/stream` — server-sent events: the page again after each event of the user.
+//! - `GET /users/{id}/stream[?device=..&hour=..]` — server-sent events: the page again after
+//!   each event of the user.
 //! - `GET /status` — counters.
 //!
 //! It reads every activity topic from offset 0 (a group-less consumer: every `serve` instance
@@ -190,7 +192,12 @@ async fn connection(
     };
     let segments: Vec<&str> = req.path.trim_matches('/').split('/').collect();
     if let (Some(user), ["users", _, "stream"]) = (user_of(&segments), segments.as_slice()) {
-        stream_page(socket, state, user, stop).await;
+        match context_of(&req) {
+            Ok(asked) => stream_page(socket, state, user, asked, stop).await,
+            Err(msg) => {
+                let _ = http::write_response(&mut socket, &Response::error(400, msg)).await;
+            }
+        }
         return;
     }
     let response = route(&req, &segments, &state, &producer).await;
@@ -328,6 +335,7 @@ async fn stream_page(
     mut socket: TcpStream,
     state: Arc<ServeState>,
     user: UserId,
+    asked: ContextAsked,
     mut stop: watch::Receiver<bool>,
 ) {
     let mut updates = state.updates.subscribe();
@@ -335,7 +343,7 @@ async fn stream_page(
         return;
     }
     loop {
-        let page = state.page(user).to_string();
+        let page = state.page_in(user, asked).to_string();
         if http::send_event(&mut socket, "rows", &page).await.is_err() {
             return;
         }
