@@ -322,7 +322,7 @@ mod tests {
         for p in r.responses.iter_mut().flat_map(|t| t.partitions.iter_mut()) {
             match &p.records {
                 Some(records) if !records.is_empty() => {
-                    let position = (&*file).metadata().unwrap().len();
+                    let position = file.metadata().unwrap().len();
                     (&*file).write_all(records).unwrap();
                     files.push(Some(FileRange::new(file.clone(), position, records.len())));
                     p.records = Some(Bytes::new());
