@@ -4,10 +4,11 @@
 //! Thread-safety: `LogSegment` is `Send + Sync` and used through `Arc`. Exactly one appender at a
 //! time (the owning `Log` serialises appends with its mutex) may call the `&self` write methods
 //! (`append`, `track_batch`, `truncate_to`, `make_active`, `make_inactive`); any number of readers
-//! may call `read`, `find_position` and `read_header` concurrently with it. Readers use positional
-//! reads and never touch the file cursor; the indexes sit behind an `RwLock` held only for one
-//! lookup or one entry. Readers must bound themselves by a published visible end, never by
-//! [`LogSegment::size`] alone.
+//! may call `read`, `find_position`, `read_header`, `whole_batches_end` and `file_range`
+//! concurrently with it. Readers use positional reads and never touch the file cursor; the
+//! indexes sit behind an `RwLock` held only for one lookup or one entry. Readers must bound
+//! themselves by a published visible end, never by [`LogSegment::size`] alone. Only recovery,
+//! before any reader exists, truncates the `.log` file, so a [`FileRange`] handed out stays valid.
 
 use std::fs::{File, OpenOptions};
 use std::io::{IoSlice, Write};
