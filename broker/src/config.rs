@@ -118,6 +118,9 @@ pub struct BrokerConfig {
     pub log_message_timestamp_type: TimestampType,
     /// `socket.request.max.bytes` (default 104857600): the largest request frame accepted.
     pub socket_request_max_bytes: usize,
+    /// `socket.sendfile.enable` (ours): fetched records go from segment files to the socket
+    /// with `sendfile(2)` instead of through a buffer.
+    pub socket_sendfile_enable: bool,
     /// `max.connections` (Kafka's default is unbounded; here 10000).
     pub max_connections: usize,
     /// `fetch.max.bytes` (default 57671680): cap on one fetch response's record bytes.
@@ -176,6 +179,7 @@ impl Default for BrokerConfig {
             message_max_decompressed_bytes: 64 << 20,
             log_message_timestamp_type: TimestampType::CreateTime,
             socket_request_max_bytes: 104_857_600,
+            socket_sendfile_enable: true,
             max_connections: 10_000,
             fetch_max_bytes: 57_671_680,
             log_flush_interval_messages: i64::MAX as u64,
@@ -282,6 +286,7 @@ impl BrokerConfig {
             "log.message.timestamp.type" => {
                 self.log_message_timestamp_type = timestamp(key, value)?
             }
+            "socket.sendfile.enable" => self.socket_sendfile_enable = boolean(key, value)?,
             "socket.request.max.bytes" => {
                 self.socket_request_max_bytes = number(key, value, 8, i32::MAX as usize)?;
             }

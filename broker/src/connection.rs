@@ -10,19 +10,24 @@
 //! while a request is in flight), so pipelined requests are answered in the order sent.
 
 use std::net::SocketAddr;
+use std::os::fd::AsFd;
 use std::sync::Arc;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use kafka_protocol::error::ResponseError;
-use kafka_protocol::messages::{ApiKey, RequestHeader, RequestKind, ResponseHeader, ResponseKind};
+use kafka_protocol::messages::{ApiKey, RequestHeader, RequestKind, ResponseHeader};
 use kafka_protocol::protocol::{Decodable, Encodable};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
 use tokio::net::TcpStream;
 
 use crate::broker::Broker;
 use crate::handlers::{self, api_versions};
+use crate::storage::FileRange;
 
 mod fetch_frame;
+mod sendfile;
+use fetch_frame::FramePart;
+
 use crate::shutdown::Shutdown;
 
 /// Smallest request frame: api key, api version and correlation id.
@@ -68,6 +73,9 @@ struct Connection {
     buffer: BytesMut,
     /// `socket.request.max.bytes`.
     max_frame: usize,
+    /// `socket.sendfile.enable`: fetched records may stay in segment files and go to the
+    /// socket with `sendfile(2)`.
+    sendfile: bool,
     /// The peer's address as Kafka prints it (`/127.0.0.1`), reported by DescribeGroups.
     client_host: String,
 }
@@ -83,6 +91,7 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, broker: Arc<Broker>, shu
         stream,
         buffer: BytesMut::with_capacity(4096),
         max_frame: broker.config.socket_request_max_bytes,
+        sendfile: broker.config.socket_sendfile_enable,
         client_host: format!("/{}", peer.ip()),
     };
     match connection.run(&broker, shutdown).await {
@@ -103,7 +112,7 @@ impl Connection {
             let Some(frame) = frame else {
                 return Ok(());
             };
-            if let Some(parts) = process(broker, frame, &self.client_host).await? {
+            if let Some(parts) = process(broker, frame, &self.client_host, self.sendfile).await? {
                 write_parts(&mut self.stream, parts).await?;
             }
         }
@@ -220,9 +229,45 @@ pub fn parse_request(frame: Bytes) -> Result<ParsedRequest, CloseReason> {
 /// Most buffers handed to one `writev`, well under every platform's `IOV_MAX`.
 const MAX_IOV: usize = 64;
 
-/// Writes a response frame given as parts, in order, with vectored writes so record bytes go
-/// to the socket from their own buffers.
-async fn write_parts(stream: &mut TcpStream, mut parts: Vec<Bytes>) -> std::io::Result<()> {
+/// Writes a response frame given as parts, in order: runs of bytes with vectored writes, so
+/// record bytes go to the socket from their own buffers, and file ranges with `sendfile(2)`.
+async fn write_parts(stream: &mut TcpStream, parts: Vec<FramePart>) -> std::io::Result<()> {
+    let mut run = Vec::new();
+    for part in parts {
+        match part {
+            FramePart::Bytes(b) => run.push(b),
+            FramePart::File(range) => {
+                write_bytes(stream, std::mem::take(&mut run)).await?;
+                send_file(stream, &range).await?;
+            }
+        }
+    }
+    write_bytes(stream, run).await
+}
+
+/// Sends a file range, waiting for the socket whenever its buffer is full.
+async fn send_file(stream: &TcpStream, range: &FileRange) -> std::io::Result<()> {
+    let mut position = range.position();
+    let mut left = range.len();
+    while left > 0 {
+        stream.writable().await?;
+        let sent = stream.try_io(Interest::WRITABLE, || {
+            sendfile::send(stream.as_fd(), range.file(), &mut position, left)
+        });
+        match sent {
+            // The file ended early: the frame cannot be completed, so the connection must go.
+            Ok(0) => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+            Ok(n) => left = left.saturating_sub(n),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Writes byte parts in order with vectored writes.
+async fn write_bytes(stream: &mut TcpStream, mut parts: Vec<Bytes>) -> std::io::Result<()> {
     let mut first = 0;
     while first < parts.len() {
         if parts[first].is_empty() {
@@ -262,13 +307,14 @@ async fn process(
     broker: &Broker,
     frame: Bytes,
     client_host: &str,
-) -> Result<Option<Vec<Bytes>>, CloseReason> {
+    sendfile: bool,
+) -> Result<Option<Vec<FramePart>>, CloseReason> {
     let (api, header, request) = match parse_request(frame)? {
         ParsedRequest::ApiVersionsTooNew { correlation_id } => {
             // KIP-511: tell a newer client our ranges so it can retry with a version we know.
             let body = api_versions::response(ResponseError::UnsupportedVersion.code());
             let out = encode_response(correlation_id, 0, |out| body.encode(out, 0))?;
-            return Ok(Some(vec![out.freeze()]));
+            return Ok(Some(vec![FramePart::Bytes(out.freeze())]));
         }
         ParsedRequest::Request {
             api,
@@ -278,27 +324,35 @@ async fn process(
     };
     let version = header.request_api_version;
     let correlation_id = header.correlation_id;
-    let Some(response) = handlers::dispatch(broker, &header, *request, client_host).await else {
-        return Ok(None);
-    };
     // ApiVersions answers always use header v0, so that any client can read the error.
     let header_version = if api == ApiKey::ApiVersions {
         0
     } else {
         api.response_header_version(version)
     };
-    if let ResponseKind::Fetch(fetch) = response {
-        return fetch_frame::encode(correlation_id, header_version, fetch, version)
-            .map(Some)
-            .map_err(|e| {
-                tracing::error!(error = %e, "cannot encode a fetch response");
-                CloseReason::Refused(format!("response encoding failed: {e}"))
-            });
+    if let RequestKind::Fetch(fetch) = *request {
+        // Fetch is answered here rather than through `dispatch`, so records may stay in files.
+        let reply = handlers::fetch::handle_reply(broker, &header, fetch, sendfile).await;
+        return fetch_frame::encode(
+            correlation_id,
+            header_version,
+            reply.response,
+            reply.files,
+            version,
+        )
+        .map(Some)
+        .map_err(|e| {
+            tracing::error!(error = %e, "cannot encode a fetch response");
+            CloseReason::Refused(format!("response encoding failed: {e}"))
+        });
     }
+    let Some(response) = handlers::dispatch(broker, &header, *request, client_host).await else {
+        return Ok(None);
+    };
     let out = encode_response(correlation_id, header_version, |out| {
         response.encode(out, version)
     })?;
-    Ok(Some(vec![out.freeze()]))
+    Ok(Some(vec![FramePart::Bytes(out.freeze())]))
 }
 
 /// Builds a size-prefixed response frame (header, then the body written by `body`), for the

@@ -7,10 +7,12 @@
 //! In every Fetch version the child is the struct's last regular field, so the encoding ends in
 //! the empty child's length marker followed by the tagged-field section: the marker is replaced
 //! by the real length, the child follows, then the tagged section again. Record bytes become
-//! parts of their own in the frame, to be written with a vectored write.
+//! parts of their own in the frame, to be written with a vectored write, or, when the read left
+//! them in a segment file, to be sent from the file with `sendfile(2)`.
 //!
 //! The split relies on the tagged-field section of flexible versions (12 and up) being the single
-//! byte 0. A response that carries tagged fields (none does today) is encoded whole by the crate.
+//! byte 0. A response that carries tagged fields (none does today) is encoded whole by the crate,
+//! after file ranges are read into memory.
 //!
 //! Thread-safety: pure functions.
 
@@ -18,6 +20,8 @@ use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
 use kafka_protocol::messages::{FetchResponse, ResponseHeader};
 use kafka_protocol::protocol::Encodable;
+
+use crate::storage::FileRange;
 
 /// First flexible Fetch version: compact lengths and tagged fields.
 const FIRST_FLEXIBLE: i16 = 12;
@@ -34,16 +38,42 @@ pub enum FrameError {
     /// A length does not fit the wire format.
     #[error("response larger than 2 GiB")]
     TooLarge,
+    /// Records left in a segment file could not be read into memory.
+    #[error("cannot read records: {0}")]
+    Read(#[from] std::io::Error),
+}
+
+/// A piece of a response frame, written in order with the others.
+#[derive(Debug, Clone)]
+pub enum FramePart {
+    /// Bytes in memory.
+    Bytes(Bytes),
+    /// Whole record batches left in a segment file.
+    File(FileRange),
+}
+
+impl FramePart {
+    /// Bytes in the part.
+    pub fn len(&self) -> usize {
+        match self {
+            FramePart::Bytes(b) => b.len(),
+            FramePart::File(r) => r.len(),
+        }
+    }
 }
 
 /// Builds the frame of a Fetch response: size prefix, response header and body, as parts to be
-/// written in order. Record bytes are moved out of `response` into parts of their own.
+/// written in order. Record bytes are moved out of `response` into parts of their own. `files`
+/// has one entry per partition of `response` in order (missing entries count as `None`): a
+/// range there stands for that partition's records, which `response` leaves empty.
 pub fn encode(
     correlation_id: i32,
     header_version: i16,
     mut response: FetchResponse,
+    files: Vec<Option<FileRange>>,
     version: i16,
-) -> Result<Vec<Bytes>, FrameError> {
+) -> Result<Vec<FramePart>, FrameError> {
+    let mut files = files.into_iter();
     let mut parts = Vec::new();
     let mut head = BytesMut::with_capacity(1024);
     ResponseHeader::default()
@@ -52,6 +82,7 @@ pub fn encode(
         .map_err(|e| FrameError::Encode(e.to_string()))?;
     let flexible = version >= FIRST_FLEXIBLE;
     if flexible && !tagged_free(&response) {
+        fill_records(&mut response, files)?;
         response
             .encode(&mut head, version)
             .map_err(|e| FrameError::Encode(e.to_string()))?;
@@ -64,30 +95,52 @@ pub fn encode(
             encode_open(&mut head, &topic, version, "partition array")?;
             put_len(&mut head, partitions.len(), flexible)?;
             for partition in partitions {
-                encode_partition(&mut head, &mut parts, partition, version)?;
+                let file = files.next().flatten();
+                encode_partition(&mut head, &mut parts, partition, file, version)?;
             }
             close(&mut head, flexible);
         }
         close(&mut head, flexible);
     }
-    parts.push(head.freeze());
-    let size: usize = parts.iter().map(Bytes::len).sum();
+    parts.push(FramePart::Bytes(head.freeze()));
+    let size: usize = parts.iter().map(FramePart::len).sum();
     let size = i32::try_from(size).map_err(|_| FrameError::TooLarge)?;
-    parts.insert(0, Bytes::copy_from_slice(&size.to_be_bytes()));
+    parts.insert(
+        0,
+        FramePart::Bytes(Bytes::copy_from_slice(&size.to_be_bytes())),
+    );
     Ok(parts)
 }
 
-/// Appends one partition; non-empty records become a part of their own.
+/// Reads the records of `files` into the partitions they stand for.
+fn fill_records(
+    response: &mut FetchResponse,
+    mut files: impl Iterator<Item = Option<FileRange>>,
+) -> Result<(), FrameError> {
+    for topic in &mut response.responses {
+        for partition in &mut topic.partitions {
+            if let Some(range) = files.next().flatten() {
+                partition.records = Some(range.read_bytes()?);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Appends one partition; non-empty records (or `file`, which stands for them) become a part of
+/// their own.
 fn encode_partition(
     head: &mut BytesMut,
-    parts: &mut Vec<Bytes>,
+    parts: &mut Vec<FramePart>,
     mut partition: PartitionData,
+    file: Option<FileRange>,
     version: i16,
 ) -> Result<(), FrameError> {
     let flexible = version >= FIRST_FLEXIBLE;
-    let records = match partition.records.take() {
-        Some(records) if !records.is_empty() => records,
-        other => {
+    let records = match (file, partition.records.take()) {
+        (Some(range), _) if !range.is_empty() => FramePart::File(range),
+        (_, Some(records)) if !records.is_empty() => FramePart::Bytes(records),
+        (_, other) => {
             // Null or empty: nothing worth a part of its own.
             partition.records = other;
             return partition
@@ -98,7 +151,7 @@ fn encode_partition(
     partition.records = Some(Bytes::new());
     encode_open(head, &partition, version, "records")?;
     put_len(head, records.len(), flexible)?;
-    parts.push(head.split().freeze());
+    parts.push(FramePart::Bytes(head.split().freeze()));
     parts.push(records);
     close(head, flexible);
     Ok(())
@@ -243,9 +296,65 @@ mod tests {
             ])
     }
 
+    /// The frame's bytes, file ranges read back.
+    fn flatten(parts: &[FramePart]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for part in parts {
+            match part {
+                FramePart::Bytes(b) => out.extend_from_slice(b),
+                FramePart::File(r) => out.extend_from_slice(&r.read_bytes().unwrap()),
+            }
+        }
+        out
+    }
+
     fn ours(response: FetchResponse, version: i16, header_version: i16) -> Vec<u8> {
-        let parts = encode(41, header_version, response, version).unwrap();
-        parts.iter().flat_map(|p| p.iter().copied()).collect()
+        flatten(&encode(41, header_version, response, Vec::new(), version).unwrap())
+    }
+
+    /// Moves every partition's non-empty records into a file, leaving them empty in `r`.
+    fn into_files(r: &mut FetchResponse) -> Vec<Option<FileRange>> {
+        use std::io::Write;
+        let mut file = tempfile::tempfile().unwrap();
+        file.write_all(b"ahead of the records").unwrap();
+        let file = std::sync::Arc::new(file);
+        let mut files = Vec::new();
+        for p in r.responses.iter_mut().flat_map(|t| t.partitions.iter_mut()) {
+            match &p.records {
+                Some(records) if !records.is_empty() => {
+                    let position = file.metadata().unwrap().len();
+                    (&*file).write_all(records).unwrap();
+                    files.push(Some(FileRange::new(file.clone(), position, records.len())));
+                    p.records = Some(Bytes::new());
+                }
+                _ => files.push(None),
+            }
+        }
+        files
+    }
+
+    #[test]
+    fn file_ranges_frame_like_the_bytes_they_hold() {
+        for version in [4, 11, 12, 16] {
+            let header_version = if version >= FIRST_FLEXIBLE { 1 } else { 0 };
+            let mut r = response(version, true);
+            let expected = reference(&r, version, header_version);
+            let files = into_files(&mut r);
+            let parts = encode(41, header_version, r, files, version).unwrap();
+            let in_files = parts
+                .iter()
+                .filter(|p| matches!(p, FramePart::File(_)))
+                .count();
+            assert_eq!(in_files, 3, "v{version}");
+            assert_eq!(flatten(&parts), expected, "v{version}");
+        }
+        // Tagged fields: the crate encodes the whole response, the ranges read into it.
+        let mut r = response(16, true);
+        r.responses[2].partitions[1].diverging_epoch =
+            EpochEndOffset::default().with_epoch(4).with_end_offset(10);
+        let expected = reference(&r, 16, 1);
+        let files = into_files(&mut r);
+        assert_eq!(flatten(&encode(41, 1, r, files, 16).unwrap()), expected);
     }
 
     #[test]
@@ -271,10 +380,10 @@ mod tests {
     fn records_are_parts_of_their_own() {
         let r = response(16, true);
         let records = r.responses[0].partitions[0].records.clone().unwrap();
-        let parts = encode(41, 1, r, 16).unwrap();
-        assert!(parts
-            .iter()
-            .any(|p| p.as_ptr() == records.as_ptr() && p.len() == 300));
+        let parts = encode(41, 1, r, Vec::new(), 16).unwrap();
+        assert!(parts.iter().any(
+            |p| matches!(p, FramePart::Bytes(b) if b.as_ptr() == records.as_ptr() && b.len() == 300)
+        ));
     }
 
     #[test]

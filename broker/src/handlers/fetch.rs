@@ -17,7 +17,7 @@ use tokio::time::Instant;
 use uuid::Uuid;
 
 use crate::broker::Broker;
-use crate::storage::{FetchDataInfo, Log, ReadError};
+use crate::storage::{FetchDataInfo, FileRange, Log, ReadError};
 
 /// The longest a fetch waits for `min_bytes`. Kafka does not cap `max_wait_ms`, but waiting past
 /// the usual client request timeout (30 s in the Java client) only makes the client give up and
@@ -27,17 +27,43 @@ pub const MAX_WAIT_CAP_MS: u64 = 30_000;
 /// `isolation_level` value of read_committed.
 const READ_COMMITTED: i8 = 1;
 
-/// Handles one Fetch request.
+/// A Fetch response whose records may be left in segment files.
+#[derive(Debug)]
+pub struct FetchReply {
+    /// The response; a partition whose records are in `files` has empty records here.
+    pub response: FetchResponse,
+    /// One entry per partition of `response`, in order (topic by topic): the file range that
+    /// stands for the partition's records, if they were left in a file.
+    pub files: Vec<Option<FileRange>>,
+}
+
+/// Handles one Fetch request, with every record in memory.
 pub async fn handle(
     broker: &Broker,
     header: &RequestHeader,
     request: FetchRequest,
 ) -> FetchResponse {
+    handle_reply(broker, header, request, false).await.response
+}
+
+/// Handles one Fetch request. With `in_files`, records are named by their place in the segment
+/// files rather than read, for the connection to send with `sendfile(2)`; the client gets the
+/// same bytes either way.
+pub async fn handle_reply(
+    broker: &Broker,
+    header: &RequestHeader,
+    request: FetchRequest,
+    in_files: bool,
+) -> FetchReply {
     let version = header.request_api_version;
     if let Err(code) = check_fetch_session(version, request.session_id, request.session_epoch) {
-        return FetchResponse::default()
+        let response = FetchResponse::default()
             .with_error_code(code)
             .with_session_id(0);
+        return FetchReply {
+            response,
+            files: Vec::new(),
+        };
     }
     let targets = resolve(broker, version, &request.topics);
     let read_committed = request.isolation_level == READ_COMMITTED;
@@ -50,16 +76,17 @@ pub async fn handle(
     // Subscribed before the first read, so an append that lands between a read and the wait
     // still wakes us: no lost wake-ups and no polling.
     let mut appended = broker.data_appended.subscribe();
-    let topics = long_poll(&mut appended, deadline, || {
+    let (topics, files) = long_poll(&mut appended, deadline, || {
         let mut budget = FetchBudget::new(request.max_bytes, broker.config.fetch_max_bytes);
-        let pass = read_pass(&targets, &mut budget, read_committed);
+        let pass = read_pass(&targets, &mut budget, read_committed, in_files);
         let done = pass.bytes >= min_bytes || pass.any_error || targets.is_empty();
-        (pass.topics, done)
+        ((pass.topics, pass.files), done)
     })
     .await;
-    FetchResponse::default()
+    let response = FetchResponse::default()
         .with_session_id(0)
-        .with_responses(topics)
+        .with_responses(topics);
+    FetchReply { response, files }
 }
 
 /// Calls `read` (which says whether its result is enough) until it is, or until `deadline`,
@@ -215,16 +242,24 @@ fn resolve(broker: &Broker, version: i16, topics: &[FetchTopic]) -> Vec<TopicTar
 struct ReadPass {
     /// The per-topic answers.
     topics: Vec<FetchableTopicResponse>,
+    /// Per partition, in order: the records left in a file (see [`FetchReply::files`]).
+    files: Vec<Option<FileRange>>,
     /// Record bytes across all partitions.
     bytes: usize,
     /// True when some partition is answered with an error (the fetch then returns at once).
     any_error: bool,
 }
 
-/// Reads every partition once, within `budget`.
-fn read_pass(targets: &[TopicTarget], budget: &mut FetchBudget, read_committed: bool) -> ReadPass {
+/// Reads every partition once, within `budget`; with `in_files`, records stay in the files.
+fn read_pass(
+    targets: &[TopicTarget],
+    budget: &mut FetchBudget,
+    read_committed: bool,
+    in_files: bool,
+) -> ReadPass {
     let mut pass = ReadPass {
         topics: Vec::with_capacity(targets.len()),
+        files: Vec::new(),
         bytes: 0,
         any_error: false,
     };
@@ -233,21 +268,28 @@ fn read_pass(targets: &[TopicTarget], budget: &mut FetchBudget, read_committed: 
         for p in &topic.partitions {
             let result = p.log.as_ref().map_err(|&code| code).and_then(|log| {
                 let (max_bytes, min_one_batch) = budget.limit(p.max_bytes);
-                log.read(p.fetch_offset, max_bytes, min_one_batch)
-                    .map_err(|e| read_error_code(log, &e))
+                let read = if in_files {
+                    log.read_range(p.fetch_offset, max_bytes, min_one_batch)
+                } else {
+                    log.read(p.fetch_offset, max_bytes, min_one_batch)
+                        .map(|info| (info, None))
+                };
+                read.map_err(|e| read_error_code(log, &e))
             });
-            let data = match result {
-                Ok(info) => {
-                    budget.consume(info.records.len());
-                    pass.bytes = pass.bytes.saturating_add(info.records.len());
-                    partition_data(p.index, info, read_committed)
+            let (data, file) = match result {
+                Ok((info, file)) => {
+                    let len = file.as_ref().map_or(info.records.len(), FileRange::len);
+                    budget.consume(len);
+                    pass.bytes = pass.bytes.saturating_add(len);
+                    (partition_data(p.index, info, read_committed), file)
                 }
                 Err(code) => {
                     pass.any_error = true;
-                    partition_error(p.index, code)
+                    (partition_error(p.index, code), None)
                 }
             };
             partitions.push(data);
+            pass.files.push(file);
         }
         pass.topics.push(
             FetchableTopicResponse::default()

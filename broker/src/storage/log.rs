@@ -9,6 +9,7 @@ use bytes::Bytes;
 use uuid::Uuid;
 
 use super::error::{AppendError, ReadError, StorageError};
+use super::file_range::FileRange;
 use super::log_manager::TopicPartition;
 use super::producer_state::{BatchMetadata, ProducerStateManager, SequenceCheck};
 use super::record_batch::{
@@ -444,6 +445,42 @@ impl Log {
         max_bytes: usize,
         min_one_batch: bool,
     ) -> Result<FetchDataInfo, ReadError> {
+        let (mut info, found) = self.locate(offset, max_bytes, min_one_batch)?;
+        if let Some((seg, position, len)) = found {
+            let mut bytes = seg.read(position, len)?;
+            bytes.truncate(whole_batches_len(&bytes));
+            info.records = bytes;
+        }
+        Ok(info)
+    }
+
+    /// Like [`read`](Self::read), but names the batches by their place in the segment file
+    /// instead of reading them, so they can be sent with `sendfile(2)`. The range ends on the
+    /// same batch boundary as `read`'s bytes; `records` of the returned info is empty.
+    pub fn read_range(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        min_one_batch: bool,
+    ) -> Result<(FetchDataInfo, Option<FileRange>), ReadError> {
+        let (info, found) = self.locate(offset, max_bytes, min_one_batch)?;
+        let Some((seg, position, len)) = found else {
+            return Ok((info, None));
+        };
+        let end = seg.whole_batches_end(position, position + len as u64)?;
+        let len = usize::try_from(end - position).unwrap_or(0);
+        Ok((info, (len > 0).then(|| seg.file_range(position, len))))
+    }
+
+    /// The part of a read both forms share: the offsets to answer with, and the segment,
+    /// position (a batch start) and length whose whole batches make up the records, if any.
+    #[allow(clippy::type_complexity)] // A private tuple, named at its two callers.
+    fn locate(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        min_one_batch: bool,
+    ) -> Result<(FetchDataInfo, Option<(Arc<LogSegment>, u64, usize)>), ReadError> {
         let view = self.snapshot();
         if offset < view.log_start_offset || offset > view.high_watermark {
             return Err(ReadError::OffsetOutOfRange {
@@ -452,13 +489,13 @@ impl Log {
                 high_watermark: view.high_watermark,
             });
         }
-        let mut info = FetchDataInfo {
+        let info = FetchDataInfo {
             records: Bytes::new(),
             high_watermark: view.high_watermark,
             log_start_offset: view.log_start_offset,
         };
         if offset == view.high_watermark {
-            return Ok(info);
+            return Ok((info, None));
         }
         let from = view
             .segments
@@ -472,18 +509,15 @@ impl Log {
             };
             let len = if loc.size as usize > max_bytes {
                 if !min_one_batch {
-                    return Ok(info);
+                    return Ok((info, None));
                 }
                 loc.size as usize
             } else {
                 max_bytes.min((limit - loc.position) as usize)
             };
-            let mut bytes = seg.read(loc.position, len)?;
-            bytes.truncate(whole_batches_len(&bytes));
-            info.records = bytes;
-            return Ok(info);
+            return Ok((info, Some((seg.clone(), loc.position, len))));
         }
-        Ok(info)
+        Ok((info, None))
     }
 
     /// The offset after the last record visible to consumers.

@@ -270,3 +270,62 @@ fn readers_never_see_past_the_high_watermark() {
     }
     writer.join().unwrap();
 }
+
+/// What a file range holds, or nothing.
+fn range_bytes(range: Option<FileRange>) -> Bytes {
+    range.map_or_else(Bytes::new, |r| r.read_bytes().unwrap())
+}
+
+#[test]
+fn read_range_names_exactly_the_bytes_read_returns() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path(), small_config(), true, 0);
+    let mut sizes = Vec::new();
+    for i in 0..30 {
+        let b = simple([1, 5, 2, 9][i % 4], 1_000);
+        sizes.push(b.len());
+        log.append(b, 10).unwrap();
+    }
+    let end = log.high_watermark();
+    let big = *sizes.iter().max().unwrap();
+    for offset in 0..=end {
+        for max_bytes in [0, 1, 60, big - 1, big, big + 1, 500, 1 << 20] {
+            for min_one_batch in [false, true] {
+                let read = log.read(offset, max_bytes, min_one_batch).unwrap();
+                let (info, range) = log.read_range(offset, max_bytes, min_one_batch).unwrap();
+                assert!(info.records.is_empty());
+                assert_eq!(info.high_watermark, read.high_watermark);
+                assert_eq!(info.log_start_offset, read.log_start_offset);
+                assert!(range.as_ref().is_none_or(|r| !r.is_empty()));
+                assert_eq!(
+                    range_bytes(range),
+                    read.records,
+                    "offset {offset}, max {max_bytes}, min_one_batch {min_one_batch}"
+                );
+            }
+        }
+    }
+    // KIP-74: a first batch over the limit comes whole with min_one_batch, not at all without.
+    let (_, range) = log.read_range(1, 1, true).unwrap();
+    assert_eq!(range.unwrap().len(), sizes[1]);
+    assert!(log.read_range(1, 1, false).unwrap().1.is_none());
+    assert!(matches!(
+        log.read_range(end + 1, 100, true),
+        Err(ReadError::OffsetOutOfRange { .. })
+    ));
+}
+
+#[test]
+fn a_file_range_outlives_its_segment_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path(), small_config(), true, 0);
+    for _ in 0..10 {
+        log.append(simple(5, 1_000), 10).unwrap();
+    }
+    let expected = log.read(0, 1 << 20, true).unwrap().records;
+    let (_, range) = log.read_range(0, 1 << 20, true).unwrap();
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        std::fs::remove_file(entry.unwrap().path()).unwrap();
+    }
+    assert_eq!(range_bytes(range), expected);
+}

@@ -7,6 +7,7 @@
 //! - [`index_file`]: the memory-mapped fixed-entry file under both indexes.
 //! - [`offset_index`] / [`time_index`]: the sparse memory-mapped `.index` and `.timeindex` files.
 //! - [`read_buf`]: positional reads into unzeroed buffers (the fetch path).
+//! - [`file_range`]: whole batches named by their place in a segment file (sendfile fetches).
 //! - [`segment`]: `LogSegment`, one `.log` file with its two indexes.
 //! - [`log`]: `Log`, one partition: its segments, offsets, appends, reads, rolls and flushes.
 //! - [`recovery`]: opening a partition directory, in explicit steps, after a clean or unclean
@@ -26,6 +27,7 @@
 pub mod cleaner;
 pub mod dir_files;
 pub mod error;
+pub mod file_range;
 pub mod index_file;
 pub mod layout;
 pub mod log;
@@ -45,5 +47,6 @@ pub mod time_index;
 pub mod topic_config;
 
 pub use error::{AppendError, ReadError, StorageError};
+pub use file_range::FileRange;
 pub use log::{AppendInfo, DeleteRecordsError, FetchDataInfo, Log, LogConfig, TimestampType};
 pub use log_manager::{LogManager, LogManagerConfig, Topic, TopicError, TopicPartition};

@@ -69,6 +69,15 @@ impl OffsetIndex {
         }
     }
 
+    /// The position of the last entry at or before `position` (entries grow in position too),
+    /// or `None` when every entry lies past it.
+    pub fn last_position_at_or_before(&self, position: u64) -> Option<u32> {
+        let i = self
+            .file
+            .last_matching(|e| u64::from(self.decode(e).1) <= position)?;
+        Some(self.entry(i).1)
+    }
+
     /// Adds an entry; ignored when `offset` does not grow, does not fit in 32 bits relative to the
     /// base, or the file is full (the segment then rolls).
     pub fn append(&mut self, offset: i64, position: u32) {

@@ -4,24 +4,26 @@
 //! Thread-safety: `LogSegment` is `Send + Sync` and used through `Arc`. Exactly one appender at a
 //! time (the owning `Log` serialises appends with its mutex) may call the `&self` write methods
 //! (`append`, `track_batch`, `truncate_to`, `make_active`, `make_inactive`); any number of readers
-//! may call `read`, `find_position` and `read_header` concurrently with it. Readers use positional
-//! reads and never touch the file cursor; the indexes sit behind an `RwLock` held only for one
-//! lookup or one entry. Readers must bound themselves by a published visible end, never by
-//! [`LogSegment::size`] alone.
+//! may call `read`, `find_position`, `read_header`, `whole_batches_end` and `file_range`
+//! concurrently with it. Readers use positional reads and never touch the file cursor; the
+//! indexes sit behind an `RwLock` held only for one lookup or one entry. Readers must bound
+//! themselves by a published visible end, never by [`LogSegment::size`] alone. Only recovery,
+//! before any reader exists, truncates the `.log` file, so a [`FileRange`] handed out stays valid.
 
 use std::fs::{File, OpenOptions};
 use std::io::{IoSlice, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use bytes::Bytes;
 
 use super::error::StorageError;
+use super::file_range::FileRange;
 use super::log::LogConfig;
 use super::offset_index::OffsetIndex;
-use super::record_batch::{BatchHeader, PatchedHeader, HEADER_LEN};
+use super::record_batch::{BatchHeader, PatchedHeader, HEADER_LEN, LOG_OVERHEAD};
 use super::time_index::TimeIndex;
 
 /// A batch's size and offsets, as read from its header on disk.
@@ -53,8 +55,9 @@ pub struct LogSegment {
     base_offset: i64,
     /// Path of the `.log` file.
     log_path: PathBuf,
-    /// The `.log` file, opened for append (writes always land at the end) and positional reads.
-    log: File,
+    /// The `.log` file, opened for append (writes always land at the end) and positional reads;
+    /// shared with the [`FileRange`]s readers hand to the connection.
+    log: Arc<File>,
     /// Bytes written to the `.log` file.
     size: AtomicU64,
     /// Offset after the last batch (the base offset when empty).
@@ -114,7 +117,7 @@ impl LogSegment {
         let seg = LogSegment {
             base_offset,
             log_path,
-            log,
+            log: Arc::new(log),
             size: AtomicU64::new(size),
             next_offset: AtomicI64::new(base_offset),
             max_timestamp: AtomicI64::new(i64::MIN),
@@ -215,7 +218,7 @@ impl LogSegment {
         let mut bufs = [IoSlice::new(&header.0), IoSlice::new(payload)];
         let mut slices = &mut bufs[..];
         while !slices.is_empty() {
-            let n = (&self.log)
+            let n = (&*self.log)
                 .write_vectored(slices)
                 .map_err(io("write", &self.log_path))?;
             if n == 0 {
@@ -274,6 +277,38 @@ impl LogSegment {
         let buf = super::read_buf::read_exact_at(&self.log, position, len)
             .map_err(io("read", &self.log_path))?;
         Ok(Bytes::from(buf))
+    }
+
+    /// Names `len` bytes at `position` of the `.log` file, for sending without a copy.
+    pub fn file_range(&self, position: u64, len: usize) -> FileRange {
+        FileRange::new(self.log.clone(), position, len)
+    }
+
+    /// The end of the whole batches that start at `start` (a batch boundary) and end at or
+    /// before `end`, found without reading the data: the offset index gives a batch start at
+    /// or before `end`, then batch headers (offset and length) are walked from there. Nothing at
+    /// or past `end` is read, so the caller bounds `end` by the visible end of the segment.
+    pub fn whole_batches_end(&self, start: u64, end: u64) -> Result<u64, StorageError> {
+        let indexed = self
+            .indexes()
+            .offset
+            .last_position_at_or_before(end)
+            .map_or(0, u64::from);
+        let mut pos = start.max(indexed);
+        let mut h = [0u8; LOG_OVERHEAD];
+        while pos + LOG_OVERHEAD as u64 <= end {
+            self.read_into(pos, &mut h)?;
+            let len = i32::from_be_bytes([h[8], h[9], h[10], h[11]]);
+            let Some(next) = u64::try_from(len)
+                .ok()
+                .map(|l| pos + LOG_OVERHEAD as u64 + l)
+                .filter(|n| *n <= end)
+            else {
+                break;
+            };
+            pos = next;
+        }
+        Ok(pos)
     }
 
     /// Fills `buf` from `position`, with a positional read.

@@ -113,3 +113,74 @@ fn truncate_drops_bytes_and_entries() {
         2 * b.len() as u64
     );
 }
+
+/// A segment of batches of mixed sizes, indexed every `interval` bytes; returns it with the
+/// batch boundaries (0 and every batch end).
+fn mixed_segment(dir: &std::path::Path, interval: u32) -> (LogSegment, Vec<u64>) {
+    let mut cfg = small_config();
+    cfg.index_interval_bytes = interval;
+    cfg.segment_index_bytes = 1 << 16;
+    let (seg, _) = LogSegment::open(dir, 0, &cfg).unwrap();
+    seg.make_active(&cfg).unwrap();
+    let mut bounds = vec![0];
+    let mut next = 0;
+    for i in 0..24 {
+        let b = simple([1, 7, 2, 13, 1, 4][i % 6], 1_000 + i as i64);
+        next = put(&seg, &b, next, 1_000) + 1;
+        bounds.push(seg.size());
+    }
+    (seg, bounds)
+}
+
+#[test]
+fn whole_batches_end_is_the_last_boundary_before_the_end() {
+    for interval in [0, 100, 700, 1 << 20] {
+        let dir = tempfile::tempdir().unwrap();
+        let (seg, bounds) = mixed_segment(dir.path(), interval);
+        let entries = seg.indexes().offset.len();
+        assert_eq!(entries > 0, interval < 1 << 20, "interval {interval}");
+        let size = seg.size();
+        for &start in &bounds {
+            for end in start..=size {
+                let expected = *bounds.iter().rfind(|b| **b <= end).unwrap();
+                assert_eq!(
+                    seg.whole_batches_end(start, end).unwrap(),
+                    expected,
+                    "interval {interval}, start {start}, end {end}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn whole_batches_end_never_reads_a_torn_tail() {
+    use std::io::Write;
+
+    let dir = tempfile::tempdir().unwrap();
+    let (seg, bounds) = mixed_segment(dir.path(), 100);
+    let good = seg.size();
+    let last = *bounds.iter().rev().nth(1).unwrap();
+    // Half of a copy of the last batch, then a header whose length is negative.
+    let copy = seg.read(last, (good - last) as usize).unwrap();
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(seg.log_path())
+        .unwrap();
+    file.write_all(&copy[..copy.len() / 2]).unwrap();
+    let full = std::fs::metadata(seg.log_path()).unwrap().len();
+    for end in [good, good + 5, full] {
+        assert_eq!(seg.whole_batches_end(0, end).unwrap(), good, "end {end}");
+        assert_eq!(seg.whole_batches_end(last, end).unwrap(), good, "end {end}");
+    }
+    let mut bad = [0u8; 12];
+    bad[8..].copy_from_slice(&(-5i32).to_be_bytes());
+    let dir = tempfile::tempdir().unwrap();
+    let (seg, _) = mixed_segment(dir.path(), 100);
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(seg.log_path())
+        .unwrap();
+    file.write_all(&bad).unwrap();
+    assert_eq!(seg.whole_batches_end(0, good + 12).unwrap(), good);
+}
