@@ -21,7 +21,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
 use tokio::net::TcpStream;
 
 use crate::broker::Broker;
-use crate::handlers::{self, api_versions};
+use crate::handlers::{self, api_versions, Reply};
 use crate::storage::FileRange;
 
 mod fetch_frame;
@@ -73,9 +73,6 @@ struct Connection {
     buffer: BytesMut,
     /// `socket.request.max.bytes`.
     max_frame: usize,
-    /// `socket.sendfile.enable`: fetched records may stay in segment files and go to the
-    /// socket with `sendfile(2)`.
-    sendfile: bool,
     /// The peer's address as Kafka prints it (`/127.0.0.1`), reported by DescribeGroups.
     client_host: String,
 }
@@ -91,7 +88,6 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, broker: Arc<Broker>, shu
         stream,
         buffer: BytesMut::with_capacity(4096),
         max_frame: broker.config.socket_request_max_bytes,
-        sendfile: broker.config.socket_sendfile_enable,
         client_host: format!("/{}", peer.ip()),
     };
     match connection.run(&broker, shutdown).await {
@@ -112,7 +108,7 @@ impl Connection {
             let Some(frame) = frame else {
                 return Ok(());
             };
-            if let Some(parts) = process(broker, frame, &self.client_host, self.sendfile).await? {
+            if let Some(parts) = process(broker, frame, &self.client_host).await? {
                 write_parts(&mut self.stream, parts).await?;
             }
         }
@@ -307,7 +303,6 @@ async fn process(
     broker: &Broker,
     frame: Bytes,
     client_host: &str,
-    sendfile: bool,
 ) -> Result<Option<Vec<FramePart>>, CloseReason> {
     let (api, header, request) = match parse_request(frame)? {
         ParsedRequest::ApiVersionsTooNew { correlation_id } => {
@@ -330,24 +325,23 @@ async fn process(
     } else {
         api.response_header_version(version)
     };
-    if let RequestKind::Fetch(fetch) = *request {
-        // Fetch is answered here rather than through `dispatch`, so records may stay in files.
-        let reply = handlers::fetch::handle_reply(broker, &header, fetch, sendfile).await;
-        return fetch_frame::encode(
-            correlation_id,
-            header_version,
-            reply.response,
-            reply.files,
-            version,
-        )
-        .map(Some)
-        .map_err(|e| {
-            tracing::error!(error = %e, "cannot encode a fetch response");
-            CloseReason::Refused(format!("response encoding failed: {e}"))
-        });
-    }
-    let Some(response) = handlers::dispatch(broker, &header, *request, client_host).await else {
-        return Ok(None);
+    let response = match handlers::dispatch(broker, &header, *request, client_host).await {
+        None => return Ok(None),
+        Some(Reply::Response(response)) => response,
+        Some(Reply::Fetch(reply)) => {
+            return fetch_frame::encode(
+                correlation_id,
+                header_version,
+                reply.response,
+                reply.files,
+                version,
+            )
+            .map(Some)
+            .map_err(|e| {
+                tracing::error!(error = %e, "cannot encode a fetch response");
+                CloseReason::Refused(format!("response encoding failed: {e}"))
+            });
+        }
     };
     let out = encode_response(correlation_id, header_version, |out| {
         response.encode(out, version)

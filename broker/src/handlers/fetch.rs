@@ -37,19 +37,10 @@ pub struct FetchReply {
     pub files: Vec<Option<FileRange>>,
 }
 
-/// Handles one Fetch request, with every record in memory.
-pub async fn handle(
-    broker: &Broker,
-    header: &RequestHeader,
-    request: FetchRequest,
-) -> FetchResponse {
-    handle_reply(broker, header, request, false).await.response
-}
-
 /// Handles one Fetch request. With `in_files`, records are named by their place in the segment
 /// files rather than read, for the connection to send with `sendfile(2)`; the client gets the
 /// same bytes either way.
-pub async fn handle_reply(
+pub async fn handle(
     broker: &Broker,
     header: &RequestHeader,
     request: FetchRequest,

@@ -2,7 +2,9 @@
 //!
 //! Every handler has the shape `handle(&Broker, &RequestHeader, XRequest) -> XResponse` (async
 //! where it waits on storage or time). Kafka failures travel as error codes inside the response;
-//! a handler never returns `Err`. The request version is `header.request_api_version`.
+//! a handler never returns `Err`. The request version is `header.request_api_version`. Fetch
+//! alone answers a [`fetch::FetchReply`], whose records may be left in segment files for the
+//! connection to send with `sendfile(2)`.
 //! [`api_versions::SUPPORTED`] lists what the broker decodes and advertises; the connection layer
 //! refuses anything outside it before a handler sees it.
 
@@ -43,6 +45,15 @@ use crate::broker::Broker;
 const COORDINATOR_NOT_AVAILABLE: i16 =
     kafka_protocol::ResponseError::CoordinatorNotAvailable.code();
 
+/// What a handler answers.
+#[derive(Debug)]
+pub enum Reply {
+    /// A response, every byte of it in memory.
+    Response(ResponseKind),
+    /// A Fetch response whose records may stay in segment files, to be sent with `sendfile`.
+    Fetch(fetch::FetchReply),
+}
+
 /// Runs one decoded request. `None` means no response is sent (Produce with acks=0).
 /// `client_host` is the peer's address (`/127.0.0.1`), which JoinGroup records for
 /// DescribeGroups.
@@ -51,12 +62,20 @@ pub async fn dispatch(
     header: &RequestHeader,
     request: RequestKind,
     client_host: &str,
-) -> Option<ResponseKind> {
+) -> Option<Reply> {
     let response = match request {
         RequestKind::ApiVersions(r) => api_versions::handle(broker, header, r).into(),
         RequestKind::Metadata(r) => metadata::handle(broker, header, r).await.into(),
-        RequestKind::Produce(r) => return produce::handle(broker, header, r).await.map(Into::into),
-        RequestKind::Fetch(r) => fetch::handle(broker, header, r).await.into(),
+        RequestKind::Produce(r) => {
+            let response = produce::handle(broker, header, r).await?;
+            return Some(Reply::Response(response.into()));
+        }
+        RequestKind::Fetch(r) => {
+            let in_files = broker.config.socket_sendfile_enable;
+            return Some(Reply::Fetch(
+                fetch::handle(broker, header, r, in_files).await,
+            ));
+        }
         RequestKind::ListOffsets(r) => list_offsets::handle(broker, header, r).into(),
         RequestKind::OffsetForLeaderEpoch(r) => {
             offset_for_leader_epoch::handle(broker, header, r).into()
@@ -104,5 +123,5 @@ pub async fn dispatch(
             return None;
         }
     };
-    Some(response)
+    Some(Reply::Response(response))
 }
