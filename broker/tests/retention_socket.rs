@@ -14,7 +14,7 @@ use kafka_protocol::protocol::StrBytes;
 use tokio::net::TcpStream;
 
 mod wire;
-use wire::{call, records_at};
+use wire::{call, produce_batch, records_at};
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -31,18 +31,7 @@ fn batch(timestamp: i64) -> Bytes {
 }
 
 async fn produce(stream: &mut TcpStream, timestamp: i64) {
-    let data = produce_request::PartitionProduceData::default()
-        .with_index(0)
-        .with_records(Some(batch(timestamp)));
-    let topic = produce_request::TopicProduceData::default()
-        .with_name(TopicName(s("life")))
-        .with_partition_data(vec![data]);
-    let request = ProduceRequest::default()
-        .with_acks(1)
-        .with_timeout_ms(5_000)
-        .with_topic_data(vec![topic]);
-    let r: ProduceResponse = call(stream, ApiKey::Produce, 9, &request).await;
-    let p = &r.responses[0].partition_responses[0];
+    let p = produce_batch(stream, "life", 0, batch(timestamp)).await;
     assert_eq!(p.error_code, 0, "{:?}", p.error_message);
 }
 

@@ -17,7 +17,7 @@ use tokio::net::TcpStream;
 use uuid::Uuid;
 
 mod wire;
-use wire::{call, frame, records_at};
+use wire::{call, frame, produce_batch, records_at};
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 const PARTITIONS: i32 = 5;
@@ -83,18 +83,9 @@ async fn fill(stream: &mut TcpStream) {
             let value = Bytes::from(vec![b'a' + (r % 26) as u8; value_len]);
             (None, Some(value), 1_000 + i as i64)
         }));
-        let data = produce_request::PartitionProduceData::default()
-            .with_index((i % PARTITIONS as usize) as i32)
-            .with_records(Some(batch));
-        let topic = produce_request::TopicProduceData::default()
-            .with_name(TopicName(s("zc")))
-            .with_partition_data(vec![data]);
-        let request = ProduceRequest::default()
-            .with_acks(1)
-            .with_timeout_ms(5_000)
-            .with_topic_data(vec![topic]);
-        let r: ProduceResponse = call(stream, ApiKey::Produce, 9, &request).await;
-        assert_eq!(r.responses[0].partition_responses[0].error_code, 0);
+        let partition = (i % PARTITIONS as usize) as i32;
+        let p = produce_batch(stream, "zc", partition, batch).await;
+        assert_eq!(p.error_code, 0);
     }
 }
 
@@ -172,16 +163,9 @@ async fn sendfile_and_memory_fetches_send_the_same_frames() {
     let mut stream = TcpStream::connect(addr).await.unwrap();
     let topic_id = create(&mut stream).await;
     fill(&mut stream).await;
-    let segments = std::fs::read_dir(dir.path().join("zc-0"))
-        .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .unwrap()
-                .path()
-                .extension()
-                .is_some_and(|x| x == "log")
-        })
-        .count();
+    let is_log = |p: std::path::PathBuf| p.extension().is_some_and(|x| x == "log");
+    let entries = std::fs::read_dir(dir.path().join("zc-0")).unwrap();
+    let segments = entries.flatten().filter(|e| is_log(e.path())).count();
     assert!(
         segments >= 3,
         "3000-byte segments must have rolled: {segments}"

@@ -178,9 +178,23 @@ pub async fn produce(
     topic_name: &str,
     items: &[(Option<String>, Option<String>)],
 ) -> (i16, i64) {
+    let p = produce_batch(s, topic_name, 0, records(items)).await;
+    if p.error_code != 0 {
+        eprintln!("produce error {:?}", p.error_message);
+    }
+    (p.error_code, p.base_offset)
+}
+
+/// Produces an encoded batch to one partition with acks=1; returns the partition's answer.
+pub async fn produce_batch(
+    s: &mut TcpStream,
+    topic_name: &str,
+    partition: i32,
+    batch: Bytes,
+) -> produce_response::PartitionProduceResponse {
     let part = produce_request::PartitionProduceData::default()
-        .with_index(0)
-        .with_records(Some(records(items)));
+        .with_index(partition)
+        .with_records(Some(batch));
     let topic = produce_request::TopicProduceData::default()
         .with_name(TopicName(StrBytes::from_string(topic_name.to_string())))
         .with_partition_data(vec![part]);
@@ -188,12 +202,8 @@ pub async fn produce(
         .with_acks(1)
         .with_timeout_ms(5_000)
         .with_topic_data(vec![topic]);
-    let resp: ProduceResponse = call(s, ApiKey::Produce, 9, &req).await;
-    let p = &resp.responses[0].partition_responses[0];
-    if p.error_code != 0 {
-        eprintln!("produce error {:?}", p.error_message);
-    }
-    (p.error_code, p.base_offset)
+    let mut resp: ProduceResponse = call(s, ApiKey::Produce, 9, &req).await;
+    resp.responses.remove(0).partition_responses.remove(0)
 }
 
 /// Every (offset, key, value) from offset 0 to the high watermark.
