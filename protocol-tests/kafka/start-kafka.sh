@@ -74,9 +74,16 @@ free_port() {
     return 1
 }
 
-# A Kafka cluster id is a base64url (no padding) encoding of 16 random bytes.
+# A Kafka cluster id is a base64url (no padding) encoding of 16 random bytes. One that starts
+# with '-' would be read by kafka-storage's argument parser as an option (as Kafka's own
+# Uuid.randomUuid also avoids), so draw again until it does not.
 random_cluster_id() {
-    head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n'
+    local id
+    while true; do
+        id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
+        [[ $id == -* ]] || break
+    done
+    printf '%s\n' "$id"
 }
 
 resolve_jars
