@@ -241,8 +241,9 @@ async fn write_parts(stream: &mut TcpStream, parts: Vec<FramePart>) -> std::io::
     write_bytes(stream, run).await
 }
 
-/// Sends a file range, waiting for the socket whenever its buffer is full.
-async fn send_file(stream: &TcpStream, range: &FileRange) -> std::io::Result<()> {
+/// Sends a file range, waiting for the socket whenever its buffer is full. On a file system
+/// that cannot `sendfile`, the rest of the range goes through memory instead.
+async fn send_file(stream: &mut TcpStream, range: &FileRange) -> std::io::Result<()> {
     let mut position = range.position();
     let mut left = range.len();
     while left > 0 {
@@ -256,6 +257,10 @@ async fn send_file(stream: &TcpStream, range: &FileRange) -> std::io::Result<()>
             Ok(n) => left = left.saturating_sub(n),
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) if sendfile::unsupported(&e) => {
+                let rest = range.rest(position).read_bytes()?;
+                return stream.write_all(&rest).await;
+            }
             Err(e) => return Err(e),
         }
     }

@@ -44,6 +44,15 @@ pub fn send(
     Ok(n)
 }
 
+/// Whether `sendfile` failed because this file (or file system) cannot be sent that way, as
+/// opposed to a socket error: the caller then copies through memory.
+pub fn unsupported(error: &io::Error) -> bool {
+    matches!(
+        error.raw_os_error(),
+        Some(libc::EINVAL | libc::ENOSYS | libc::EOPNOTSUPP)
+    )
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // Tests may unwrap.
 mod tests {
@@ -73,5 +82,13 @@ mod tests {
         assert_eq!(got, &data[100..4100]);
         let mut position = 5000;
         assert_eq!(send(client.as_fd(), &file, &mut position, 10).unwrap(), 0);
+    }
+
+    #[test]
+    fn only_file_side_failures_fall_back_to_memory() {
+        assert!(unsupported(&io::Error::from_raw_os_error(libc::EINVAL)));
+        assert!(unsupported(&io::Error::from_raw_os_error(libc::ENOSYS)));
+        assert!(!unsupported(&io::Error::from_raw_os_error(libc::EPIPE)));
+        assert!(!unsupported(&io::ErrorKind::WouldBlock.into()));
     }
 }

@@ -57,9 +57,36 @@ impl FileRange {
         self.len == 0
     }
 
+    /// The part of the range from file position `from` on (empty past its end, the whole
+    /// range before its start).
+    pub fn rest(&self, from: u64) -> FileRange {
+        let end = self.position + self.len as u64;
+        let start = from.clamp(self.position, end);
+        FileRange::new(self.file.clone(), start, (end - start) as usize)
+    }
+
     /// Copies the bytes into memory, for the paths that need them there (encodings that cannot
     /// carry a file range, tests).
     pub fn read_bytes(&self) -> std::io::Result<Bytes> {
         super::read_buf::read_exact_at(&self.file, self.position, self.len).map(Bytes::from)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // Tests may unwrap.
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    #[test]
+    fn the_rest_of_a_range_reads_its_tail() {
+        let mut file = tempfile::tempfile().unwrap();
+        file.write_all(b"0123456789").unwrap();
+        let range = FileRange::new(Arc::new(file), 2, 6);
+        assert_eq!(range.read_bytes().unwrap(), &b"234567"[..]);
+        assert_eq!(range.rest(5).read_bytes().unwrap(), &b"567"[..]);
+        assert_eq!(range.rest(0).len(), 6, "before the start: the whole range");
+        assert!(range.rest(99).is_empty(), "past the end: nothing");
     }
 }
