@@ -14,7 +14,7 @@ use super::log_manager::TopicPartition;
 use super::producer_state::{BatchMetadata, ProducerStateManager, SequenceCheck};
 use super::record_batch::{
     find_timestamp_in_batch, split_batches, validate_batch, BatchHeader, PatchedHeader,
-    ValidatedBatch, ValidationLimits, HEADER_LEN, LOG_OVERHEAD,
+    ValidatedBatch, ValidationLimits, HEADER_LEN,
 };
 use super::recovery;
 use super::segment::LogSegment;
@@ -447,16 +447,14 @@ impl Log {
     ) -> Result<FetchDataInfo, ReadError> {
         let (mut info, found) = self.locate(offset, max_bytes, min_one_batch)?;
         if let Some((seg, position, len)) = found {
-            let mut bytes = seg.read(position, len)?;
-            bytes.truncate(whole_batches_len(&bytes));
-            info.records = bytes;
+            info.records = seg.read(position, len)?;
         }
         Ok(info)
     }
 
     /// Like [`read`](Self::read), but names the batches by their place in the segment file
-    /// instead of reading them, so they can be sent with `sendfile(2)`. The range ends on the
-    /// same batch boundary as `read`'s bytes; `records` of the returned info is empty.
+    /// instead of reading them, so they can be sent with `sendfile(2)`; `records` of the
+    /// returned info is empty.
     pub fn read_range(
         &self,
         offset: i64,
@@ -464,16 +462,13 @@ impl Log {
         min_one_batch: bool,
     ) -> Result<(FetchDataInfo, Option<FileRange>), ReadError> {
         let (info, found) = self.locate(offset, max_bytes, min_one_batch)?;
-        let Some((seg, position, len)) = found else {
-            return Ok((info, None));
-        };
-        let end = seg.whole_batches_end(position, position + len as u64)?;
-        let len = usize::try_from(end - position).unwrap_or(0);
-        Ok((info, (len > 0).then(|| seg.file_range(position, len))))
+        let range = found.map(|(seg, position, len)| seg.file_range(position, len));
+        Ok((info, range))
     }
 
     /// The part of a read both forms share: the offsets to answer with, and the segment,
-    /// position (a batch start) and length whose whole batches make up the records, if any.
+    /// position and length of the whole batches that make up the records, if any. Their end is
+    /// found from the offset index and batch headers, without reading the records.
     #[allow(clippy::type_complexity)] // A private tuple, named at its two callers.
     fn locate(
         &self,
@@ -515,7 +510,9 @@ impl Log {
             } else {
                 max_bytes.min((limit - loc.position) as usize)
             };
-            return Ok((info, Some((seg.clone(), loc.position, len))));
+            let end = seg.whole_batches_end(loc.position, loc.position + len as u64)?;
+            let len = usize::try_from(end - loc.position).unwrap_or(0);
+            return Ok((info, (len > 0).then(|| (seg.clone(), loc.position, len))));
         }
         Ok((info, None))
     }
@@ -731,23 +728,6 @@ fn visible_end(view: &ReadView, seg: &LogSegment) -> u64 {
     } else {
         seg.size()
     }
-}
-
-/// The length of the whole batches at the start of `bytes`.
-fn whole_batches_len(bytes: &[u8]) -> usize {
-    let mut pos = 0usize;
-    while let Some(h) = bytes.get(pos..pos + LOG_OVERHEAD) {
-        let len = i32::from_be_bytes([h[8], h[9], h[10], h[11]]);
-        let Some(end) = usize::try_from(len)
-            .ok()
-            .and_then(|l| (pos + LOG_OVERHEAD).checked_add(l))
-            .filter(|e| *e <= bytes.len())
-        else {
-            break;
-        };
-        pos = end;
-    }
-    pos
 }
 
 #[path = "log_replace.rs"]
