@@ -113,6 +113,19 @@ impl Catalogue {
         self.titles.get(&id).map_or(&[], |t| t.genres.as_slice())
     }
 
+    /// The genres a title counts for: an episode's are its series' (genres live on series),
+    /// unless the series has none.
+    pub fn genres_with_series(&self, id: TitleId) -> &[GenreId] {
+        match self.get(id).map(|t| &t.kind) {
+            Some(TitleKind::Episode { series_id, .. })
+                if !self.genres_of(*series_id).is_empty() =>
+            {
+                self.genres_of(*series_id)
+            }
+            _ => self.genres_of(id),
+        }
+    }
+
     /// A genre's name.
     pub fn genre_name(&self, id: GenreId) -> Option<&str> {
         self.genre_names.get(usize::from(id)).map(String::as_str)

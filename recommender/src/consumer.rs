@@ -42,8 +42,13 @@ impl Record {
 
     /// The key as a decimal id, if it is one.
     pub fn key_id(&self) -> Option<u64> {
-        std::str::from_utf8(self.key.as_deref()?).ok()?.parse().ok()
+        key_id(self.key.as_deref())
     }
+}
+
+/// A record key as a decimal id (user and title keys are written that way), if it is one.
+pub fn key_id(key: Option<&[u8]>) -> Option<u64> {
+    std::str::from_utf8(key?).ok()?.parse().ok()
 }
 
 fn base_config(bootstrap: &str) -> ClientConfig {

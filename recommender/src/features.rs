@@ -210,7 +210,7 @@ impl FeatureSummary {
             .iter()
             .filter(|p| sig.day_part_share(**p) > 0.0)
             .max_by(|a, b| sig.day_part_share(**a).total_cmp(&sig.day_part_share(**b)))
-            .map(|p| format!("{p:?}").to_lowercase());
+            .map(|p| p.name().to_string());
         FeatureSummary {
             top_genres: sig
                 .top_genres(now_ms, cfg)

@@ -70,7 +70,7 @@ pub struct Row {
 
 /// Builds the page for `user` in their usual context. Rows with no title are left out.
 pub fn build_rows(model: &Hybrid, user: UserId, cfg: &RowConfig) -> Vec<Row> {
-    build_rows_in(model, user, cfg, None)
+    build_rows_in(model, user, cfg, usual_context(model, user))
 }
 
 /// The context a page is built for when the request names none: the user's usual device
@@ -99,15 +99,8 @@ fn in_context(model: &Hybrid, picks: Vec<Scored>, ctx: Context, cfg: &RowConfig)
     v
 }
 
-/// Builds the page for `user` in `ctx` (their usual context when `None`). Rows with no title
-/// are left out.
-pub fn build_rows_in(
-    model: &Hybrid,
-    user: UserId,
-    cfg: &RowConfig,
-    ctx: Option<Context>,
-) -> Vec<Row> {
-    let ctx = ctx.unwrap_or_else(|| usual_context(model, user));
+/// Builds the page for `user` in `ctx`. Rows with no title are left out.
+pub fn build_rows_in(model: &Hybrid, user: UserId, cfg: &RowConfig, ctx: Context) -> Vec<Row> {
     let sig = model.user_signals(user);
     let mut used: BTreeSet<TitleId> = BTreeSet::new();
     let mut exclude: Vec<TitleId> = Vec::new();

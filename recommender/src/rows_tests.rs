@@ -199,7 +199,10 @@ fn top_picks_follow_the_viewers_context() {
     m.learn(&on(Device::Tv, done(500, 400 * MIN, 5)));
     let cfg = RowConfig::default();
     let first_pick = |ctx: Option<Context>| {
-        let rows = build_rows_in(&m, 500, &cfg, ctx);
+        let rows = match ctx {
+            Some(ctx) => build_rows_in(&m, 500, &cfg, ctx),
+            None => build_rows(&m, 500, &cfg),
+        };
         let top = rows.iter().find(|r| r.id == "top_picks").unwrap();
         (top.items[0].title_id, top.items[0].reason.clone())
     };
@@ -215,7 +218,7 @@ fn top_picks_follow_the_viewers_context() {
         context_weight: 0.0,
         ..RowConfig::default()
     };
-    let rows = build_rows_in(&m, 500, &flat, Some(Context::at(Device::Mobile, evening)));
+    let rows = build_rows_in(&m, 500, &flat, Context::at(Device::Mobile, evening));
     let top = rows.iter().find(|r| r.id == "top_picks").unwrap();
     assert_eq!(top.items[0].title_id, 6, "weight 0 ignores the context");
 }

@@ -88,12 +88,12 @@ pub struct ContextStats {
 
 /// A title's features: its (series') genres, then its kind.
 fn features(title: TitleId, cat: &Catalogue) -> Vec<usize> {
-    let (kind, genre_source) = match cat.get(title).map(|t| &t.kind) {
-        Some(TitleKind::Episode { series_id, .. }) => (1, *series_id),
-        _ => (0, title),
+    let kind = match cat.get(title).map(|t| &t.kind) {
+        Some(TitleKind::Episode { .. }) => 1,
+        _ => 0,
     };
     let mut f: Vec<usize> = cat
-        .genres_of(genre_source)
+        .genres_with_series(title)
         .iter()
         .map(|g| usize::from(*g))
         .collect();

@@ -24,7 +24,7 @@ use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::watch;
 
-use crate::consumer::group_consumer;
+use crate::consumer::{group_consumer, key_id};
 use crate::error::EdgeError;
 use crate::producer::Producer;
 use crate::signals::SignalConfig;
@@ -125,13 +125,13 @@ pub async fn run(
                 }
                 let (topic, partition, offset) = (m.topic().to_string(), m.partition(), m.offset());
                 let origin = (topic.as_str(), partition, offset);
+                let payload = m.payload();
+                let value = payload.unwrap_or_default();
                 let outcome = if topic == topics::USER_PROFILES {
-                    let key = m.key().and_then(|k| std::str::from_utf8(k).ok()?.parse().ok());
-                    state.apply_profile(key, m.payload())
+                    state.apply_profile(key_id(m.key()), payload)
                 } else {
-                    state.apply(&topic, partition, offset, m.payload().unwrap_or_default())
+                    state.apply(&topic, partition, offset, value)
                 };
-                let value = m.payload().unwrap_or_default();
                 handle(&producer, &cfg.features_topic, &counters, origin, outcome, value).await?;
                 pending.insert((topic, partition), offset + 1);
             }

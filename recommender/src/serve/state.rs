@@ -13,14 +13,11 @@ use serde_json::{json, Value};
 use tokio::sync::broadcast;
 
 use crate::catalogue::Catalogue;
-use crate::event::Device;
-use crate::event::{Event, UserId};
+use crate::event::{Device, Event, UserId};
 use crate::features::{FeatureRecord, FeatureSummary, UserProfile};
-use crate::model::Context;
-use crate::model::{Hybrid, HybridConfig, Model};
+use crate::model::{Context, Hybrid, HybridConfig, Model};
 use crate::rows::{build_rows_in, usual_context, RowConfig};
-use crate::signals::DayPart;
-use crate::signals::SignalConfig;
+use crate::signals::{DayPart, SignalConfig};
 
 /// A user's latest features as served: update time, summary, profile.
 type LatestFeatures = (i64, FeatureSummary, Option<UserProfile>);
@@ -117,7 +114,7 @@ impl ServeState {
                     day_part: asked.day_part.unwrap_or(usual.day_part),
                 };
                 (
-                    build_rows_in(&m, user, &self.rows, Some(ctx)),
+                    build_rows_in(&m, user, &self.rows, ctx),
                     m.now_ms(),
                     Some(ctx),
                 )
@@ -154,7 +151,7 @@ impl ServeState {
             "model_time_ms": now_ms,
             "context": ctx.map(|c| json!({
                 "device": c.device,
-                "day_part": format!("{:?}", c.day_part).to_lowercase(),
+                "day_part": c.day_part.name(),
             })),
             "rows": rows,
             "features": features.map(|(t, s, p)| json!({ "updated_ms": t, "summary": s, "profile": p })),

@@ -83,6 +83,16 @@ impl DayPart {
         }
     }
 
+    /// Its name in JSON and on the page: `night`, `morning`, `afternoon`, `evening`.
+    pub fn name(self) -> &'static str {
+        match self {
+            DayPart::Night => "night",
+            DayPart::Morning => "morning",
+            DayPart::Afternoon => "afternoon",
+            DayPart::Evening => "evening",
+        }
+    }
+
     fn index(self) -> usize {
         self as usize
     }
@@ -414,7 +424,7 @@ impl UserSignals {
         if !affinity::kept(t, newest, cfg.genre_half_life_ms) {
             return;
         }
-        for g in cat.genres_of(series_of(title, cat)) {
+        for g in cat.genres_with_series(title) {
             self.genres
                 .entry(*g)
                 .or_default()
@@ -443,16 +453,6 @@ impl UserSignals {
                 })
             }
         }
-    }
-}
-
-/// The series of an episode, or the title itself; genres live on series.
-fn series_of(title: TitleId, cat: &Catalogue) -> TitleId {
-    match cat.get(title).map(|t| &t.kind) {
-        Some(TitleKind::Episode { series_id, .. }) if !cat.genres_of(*series_id).is_empty() => {
-            *series_id
-        }
-        _ => title,
     }
 }
 
