@@ -8,13 +8,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use rdkafka::config::ClientConfig;
 use rdkafka::consumer::BaseConsumer;
 use rdkafka::message::Message;
 use rdkafka::producer::{BaseRecord, Producer};
 use rdkafka::Offset;
 
-use crate::load::{assign_all, payload_pool, producer, send_blocking};
+use crate::load::{assign_all, payload_pool, producer, reader, send_blocking};
 use crate::{num, opt};
 
 /// Bytes at the start of each value that carry its send time (nanoseconds since `epoch`).
@@ -36,14 +35,7 @@ pub fn run(opts: &HashMap<String, String>) -> Result<()> {
     let size = usize::try_from(num(opts, "record-size", 1024)?)?.max(HEADER);
     let warmup = num(opts, "warmup-s", 1)?;
     let topic = opt(opts, "topic", "perf-e2e");
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set(
-            "bootstrap.servers",
-            opt(opts, "bootstrap", "127.0.0.1:9092"),
-        )
-        .set("group.id", "broker-perf-e2e")
-        .set("enable.auto.commit", "false")
-        .create()?;
+    let consumer: BaseConsumer = reader(opts, "broker-perf-e2e").create()?;
     assign_all(&consumer, topic, Offset::Beginning)?;
     let epoch = Instant::now();
     let sent = AtomicU64::new(0);

@@ -22,12 +22,7 @@ const PAYLOAD_POOL: usize = 1 << 20;
 pub fn create_topic(opts: &HashMap<String, String>) -> Result<()> {
     let topic = opt(opts, "topic", "perf");
     let partitions = i32::try_from(num(opts, "partitions", 6)?).context("--partitions")?;
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set(
-            "bootstrap.servers",
-            opt(opts, "bootstrap", "127.0.0.1:9092"),
-        )
-        .create()?;
+    let admin: AdminClient<DefaultClientContext> = client(opts).create()?;
     let configs: Vec<(&str, &str)> = opt(opts, "config", "")
         .split(',')
         .filter(|kv| !kv.is_empty())
@@ -69,11 +64,7 @@ pub fn payload_pool() -> Vec<u8> {
 /// A producer configured from the common options (`--bootstrap --acks --compression
 /// --linger-ms --batch-size`).
 pub fn producer(opts: &HashMap<String, String>) -> Result<BaseProducer> {
-    Ok(ClientConfig::new()
-        .set(
-            "bootstrap.servers",
-            opt(opts, "bootstrap", "127.0.0.1:9092"),
-        )
+    Ok(client(opts)
         .set("acks", opt(opts, "acks", "1"))
         .set("compression.type", opt(opts, "compression", "none"))
         .set("linger.ms", opt(opts, "linger-ms", "5"))
@@ -158,19 +149,30 @@ fn produce_share(
     Ok(())
 }
 
+/// A client configuration for `--bootstrap`.
+pub fn client(opts: &HashMap<String, String>) -> ClientConfig {
+    let mut c = ClientConfig::new();
+    c.set(
+        "bootstrap.servers",
+        opt(opts, "bootstrap", "127.0.0.1:9092"),
+    );
+    c
+}
+
+/// A consumer configuration that assigns partitions itself: librdkafka refuses `assign()`
+/// without a group id, so it gets `group`, which is never joined or committed to.
+pub fn reader(opts: &HashMap<String, String>, group: &str) -> ClientConfig {
+    let mut c = client(opts);
+    c.set("group.id", group).set("enable.auto.commit", "false");
+    c
+}
+
 /// Reads `--records` records of `--topic` from the start of every partition.
 pub fn consume(opts: &HashMap<String, String>) -> Result<()> {
     let records = num(opts, "records", 1_000_000)?;
     let timeout = Duration::from_secs(num(opts, "timeout-s", 300)?);
     let topic = opt(opts, "topic", "perf");
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set(
-            "bootstrap.servers",
-            opt(opts, "bootstrap", "127.0.0.1:9092"),
-        )
-        // librdkafka refuses assign() without a group id; the group is never joined.
-        .set("group.id", "broker-perf")
-        .set("enable.auto.commit", "false")
+    let consumer: BaseConsumer = reader(opts, "broker-perf")
         .set("fetch.max.bytes", "52428800")
         .set("max.partition.fetch.bytes", "10485760")
         .set("queued.min.messages", "1000000")
